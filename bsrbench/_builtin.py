@@ -1,0 +1,144 @@
+"""The core's own plugin: the oracle estimator, downsamplers, protocols and metrics.
+
+Written as an ordinary plugin so that third-party plugins are first-class: they use the
+same hooks and the same spec objects. Heavy modules are imported inside the callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from bsrbench import hookimpl
+from bsrbench.errors import InputError
+from bsrbench.specs import (
+    BuildContext,
+    DegradationSpec,
+    EstimatorSpec,
+    KernelSetting,
+    MetricSpec,
+    ProtocolSpec,
+)
+
+if TYPE_CHECKING:
+    from bsrbench.interfaces import KernelEstimate, LRBatch
+
+# DEVELOPERS.md / IKC paper §4.1: Gaussian8 kernel widths per scale (8 each, inclusive).
+GAUSSIAN8_RANGES = {2: (0.80, 1.60), 3: (1.35, 2.40), 4: (1.80, 3.20)}
+
+
+def gaussian8_sigmas(scale: int) -> tuple[float, ...]:
+    """The 8 kernel widths of Gaussian8 at ``scale``: linspace(lo, hi, 8), rounded to 1e-12."""
+    if scale not in GAUSSIAN8_RANGES:
+        raise InputError(f"gaussian8 is defined for scales 2, 3, 4, not {scale}")
+    lo, hi = GAUSSIAN8_RANGES[scale]
+    return tuple(round(lo + (hi - lo) * i / 7, 12) for i in range(8))
+
+
+class OracleEstimator:
+    """Returns the ground-truth kernel: an upper bound, never a blind result."""
+
+    def estimate(self, batch: LRBatch) -> Iterator[KernelEstimate]:
+        from bsrbench.interfaces import KernelEstimate
+
+        if batch.kernels is None:
+            raise InputError(
+                "the oracle estimator needs ground-truth kernels, and this dataset has none "
+                "(protocol 'bicubic' or real LR images): choose another --kernel"
+            )
+        yield KernelEstimate(kernel=batch.kernels)
+
+
+def _build_oracle(ctx: BuildContext) -> OracleEstimator:
+    return OracleEstimator()
+
+
+@hookimpl
+def bsrbench_estimators() -> list[EstimatorSpec]:
+    return [
+        EstimatorSpec(
+            name="oracle",
+            summary="ground-truth kernel of the dataset (upper bound, not a blind method)",
+            paper="-",
+            license="MIT",
+            scales=(2, 3, 4),
+            factory=_build_oracle,
+            uses_ground_truth=True,
+        )
+    ]
+
+
+def _downsampler(name: str) -> Any:
+    def downsample(blurred: Any, scale: int) -> Any:
+        from bsrbench.degradations import downsample as _down
+
+        return _down(blurred, scale, name)
+
+    return downsample
+
+
+@hookimpl
+def bsrbench_degradations() -> list[DegradationSpec]:
+    return [
+        DegradationSpec(
+            "matlab-bicubic",
+            "MATLAB imresize bicubic with antialiasing on float, LR rounded to uint8 "
+            "(DAN, DCLS; the default)",
+            _downsampler("matlab-bicubic"),
+        ),
+        DegradationSpec(
+            "pil-bicubic",
+            "official IKC pipeline: blurred HR truncated to uint8, then PIL bicubic",
+            _downsampler("pil-bicubic"),
+        ),
+        DegradationSpec(
+            "direct",
+            "s-fold subsampling of the blurred HR, top-left sample (KernelGAN, MANet), "
+            "LR rounded to uint8",
+            _downsampler("direct"),
+        ),
+    ]
+
+
+@hookimpl
+def bsrbench_protocols() -> list[ProtocolSpec]:
+    def no_blur(scale: int) -> tuple[KernelSetting, ...]:
+        return ()
+
+    def gaussian8(scale: int) -> tuple[KernelSetting, ...]:
+        return tuple(KernelSetting(s, s, 0.0) for s in gaussian8_sigmas(scale))
+
+    return [
+        ProtocolSpec(
+            "bicubic",
+            "no blur: the classic bicubic-degradation benchmark (one LR per HR image)",
+            scales=(2, 3, 4),
+            kernels=no_blur,
+        ),
+        ProtocolSpec(
+            "gaussian8",
+            "8 isotropic 21x21 Gaussian kernels per HR image (IKC, CVPR 2019, Sec. 4.1)",
+            scales=(2, 3, 4),
+            kernels=gaussian8,
+        ),
+    ]
+
+
+def _psnr(x: Any, y: Any) -> Any:
+    from bsrbench.metrics import psnr
+
+    return psnr(x, y)
+
+
+def _ssim(x: Any, y: Any) -> Any:
+    from bsrbench.metrics import ssim
+
+    return ssim(x, y)
+
+
+@hookimpl
+def bsrbench_metrics() -> list[MetricSpec]:
+    return [
+        MetricSpec("psnr", "PSNR in dB, peak 255", _psnr),
+        MetricSpec("ssim", "SSIM, 11x11 Gaussian window sigma 1.5 (Wang et al. 2004)", _ssim),
+    ]

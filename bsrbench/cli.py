@@ -1,0 +1,267 @@
+"""The ``bsrbench`` command line: a thin layer over the library.
+
+Library errors (:class:`~bsrbench.errors.BsrbenchError`) become one line on stderr and
+their exit code (2 for bad input and unknown names, 1 otherwise); a run with failed images
+exits 1 after writing every row; Ctrl-C exits 130 with the results so far kept. Anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bsrbench.errors import BsrbenchError, InputError
+
+log = logging.getLogger("bsrbench")
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BsrbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: results so far are saved; rerun the same command "
+                       "(same --out) to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _registry() -> Any:
+    from bsrbench.registry import load_registry
+
+    return load_registry()
+
+
+class _TrainGroup(click.Group):
+    """``bsrbench train NAME``: commands contributed by plugins, loaded on demand."""
+
+    def _commands(self) -> dict[str, click.Command]:
+        return {c.name: c for c in _registry().train_commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._commands())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._commands().get(name)
+
+
+@click.group()
+@click.version_option(package_name="bsrbench")
+def main() -> None:
+    """bsrbench: benchmark blind image super-resolution methods under one protocol."""
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"option {pair!r} must be NAME=VALUE (e.g. -o iterations=7)")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+@main.command()
+@click.option("--method", "-m", required=True, help="Method or non-blind model name.")
+@click.option("--kernel", "-k", default=None,
+              help="Kernel estimator for a non-blind model (oracle, ikc.predictor, ikc...).")
+@click.option("--dataset", "-d", required=True, help="Protocol name (gaussian8, bicubic) or FILE.h5.")
+@click.option("--hr", type=click.Path(path_type=Path), default=None,
+              help="Folder of HR images (default: the embedded scikit-image set).")
+@click.option("--scale", "-s", type=int, default=None, help="SR factor (default 4).")
+@click.option("--downsampler", default="matlab-bicubic", show_default=True,
+              help="matlab-bicubic, pil-bicubic (official IKC) or direct.")
+@click.option("--noise", type=float, default=0.0, show_default=True,
+              help="Additive Gaussian noise std (0..255) when building the test set.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--out", "-o", "out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default results/<time>-<method>-<dataset>); reuse to resume.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Weights file or folder (default: the plugin's bundled weights).")
+@click.option("--iterations", type=int, default=None,
+              help="Iterations of an iterative method (same as --option iterations=N).")
+@click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE",
+              help="Method-specific option (see `bsrbench methods`).")
+@click.option("--convention", default="matlab-y", show_default=True,
+              help="Metric convention: matlab-y, basicsr-y or rgb.")
+@click.option("--batch-size", type=int, default=8, show_default=True,
+              help="LR images per forward pass.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Where generated test sets are cached (default ./datasets).")
+@click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+@handle_errors
+def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: int | None,
+        downsampler: str, noise: float, seed: int, device: str, out: Path | None,
+        weights: Path | None, iterations: int | None, options: tuple[str, ...],
+        convention: str, batch_size: int, cache_dir: Path | None, quiet: bool,
+        verbose: bool) -> None:
+    """Run a method on a test set and score every step (writes results.csv and run.json)."""
+    _setup_logging(quiet, verbose)
+    from bsrbench.compose import plan_method
+    from bsrbench.datasets import resolve_dataset
+    from bsrbench.device import pick_device
+    from bsrbench.progress import Progress
+    from bsrbench.runner import RunConfig
+    from bsrbench.runner import run as run_method
+    from bsrbench.summary import load_frame, summary_text
+
+    registry = _registry()
+    opts: dict[str, Any] = _parse_options(options)
+    if iterations is not None:
+        opts["iterations"] = iterations
+    plan = plan_method(registry, method, kernel, opts, scale)
+    if weights is not None and not weights.exists():
+        raise InputError(f"weights {weights} not found")
+    dev = pick_device(device)
+    bar: list[Progress] = []
+
+    def on_build(n: int) -> None:
+        log.info("building test set %s (%d HR images)...", dataset, n)
+        bar.append(Progress(n, f"build {dataset}", quiet=quiet))
+
+    path = resolve_dataset(registry, dataset, hr=hr, scale=scale, downsampler=downsampler,
+                           noise=noise, seed=seed, cache_dir=cache_dir,
+                           progress=lambda n: bar[-1].update(n), on_build=on_build)
+    for b in bar:
+        b.close()
+    if out is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("results") / f"{stamp}-{plan.label}-{Path(dataset).stem}"
+    cfg = RunConfig(plan=plan, dataset=path, out=out, device=dev, weights=weights,
+                    convention=convention, batch_size=batch_size,
+                    command=shlex.join(["bsrbench", *sys.argv[1:]]), quiet=quiet)
+    log.info("running %s on %s (%s) -> %s", plan.label, path.name, dev, out)
+    summary = run_method(cfg, registry)
+    click.echo(summary_text(load_frame(summary.results)))
+    click.echo(f"results: {summary.results}")
+    if summary.failed:
+        click.echo(f"error: {summary.failed} LR images failed (see the error column)", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@handle_errors
+def methods() -> None:
+    """List methods, non-blind models and kernel estimators."""
+    registry = _registry()
+    for title, kind in (("methods", "method"), ("models (use with --kernel)", "model"),
+                        ("kernel estimators (--kernel)", "estimator")):
+        click.echo(f"{title}:")
+        for name in registry.list(kind):
+            spec = registry.get(kind, name)
+            avail = spec.weights_available
+            if avail is None:
+                weights = "no weights needed"
+            else:
+                have = [s for s in spec.scales if avail(s)]
+                weights = f"weights: x{',x'.join(map(str, have))}" if have else "no bundled weights"
+            extra = " [upper bound]" if getattr(spec, "uses_ground_truth", False) else ""
+            click.echo(f"  {name:<16} x{',x'.join(map(str, spec.scales)):<9} {weights:<20} "
+                       f"{spec.summary}{extra}")
+            if spec.paper and spec.paper != "-":
+                click.echo(f"  {'':<16} paper: {spec.paper}; licence: {spec.license}")
+            for opt in spec.options:
+                click.echo(f"  {'':<16} -O {opt.name}={opt.default!r}: {opt.help}")
+
+
+@main.command()
+@handle_errors
+def plugins() -> None:
+    """List loaded plugins (name, distribution, version, what they provide)."""
+    registry = _registry()
+    for p in registry.plugins:
+        status = f"FAILED: {p.error}" if p.error else ", ".join(p.provides) or "-"
+        click.echo(f"{p.name:<10} {p.distribution} {p.version}: {status}")
+
+
+@main.group()
+def datasets() -> None:
+    """Build, describe and export HDF5 test sets."""
+
+
+@datasets.command("build")
+@click.argument("protocol")
+@click.option("--hr", type=click.Path(path_type=Path), default=None,
+              help="Folder of HR images (default: the embedded scikit-image set).")
+@click.option("--scale", "-s", type=int, default=4, show_default=True)
+@click.option("--downsampler", default="matlab-bicubic", show_default=True)
+@click.option("--noise", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output .h5 (default: the cache file name under ./datasets).")
+@handle_errors
+def datasets_build(protocol: str, hr: Path | None, scale: int, downsampler: str, noise: float,
+                   seed: int, out: Path | None) -> None:
+    """Generate the test set of PROTOCOL (bicubic, gaussian8) into one HDF5 file."""
+    _setup_logging(False, False)
+    from bsrbench.datasets import DatasetSettings, build_dataset, default_cache_dir
+    from bsrbench.errors import UnknownNameError
+    from bsrbench.images import hr_set_digest, load_hr_set
+    from bsrbench.progress import Progress
+
+    registry = _registry()
+    if protocol not in registry.protocols:
+        raise UnknownNameError("protocol", protocol, registry.protocols)
+    registry.get("degradation", downsampler)
+    hr_name, images = load_hr_set(hr)
+    settings = DatasetSettings(protocol, scale, downsampler, hr_name, hr_set_digest(images),
+                               registry.protocols[protocol].kernel_size, noise, seed)
+    out = out or default_cache_dir() / settings.cache_name()
+    with Progress(len(images), f"build {protocol}") as bar:
+        path = build_dataset(registry, settings, images, out, progress=bar.update)
+    click.echo(str(path))
+
+
+@datasets.command("info")
+@click.argument("file", type=click.Path(path_type=Path))
+@handle_errors
+def datasets_info(file: Path) -> None:
+    """Print a test set's settings, provenance and content hash."""
+    from bsrbench.datasets import describe
+
+    for key, value in describe(file).items():
+        click.echo(f"{key}: {value}")
+
+
+@datasets.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@handle_errors
+def datasets_export(file: Path, out: Path) -> None:
+    """Write HR/LR PNGs, kernels (.npy and .png) and settings.csv into OUT."""
+    from bsrbench.datasets import export_dataset
+
+    n = export_dataset(file, out)
+    click.echo(f"wrote {n} LR images to {out}")
+
+
+@main.group(cls=_TrainGroup)
+def train() -> None:
+    """Train a method's networks (commands come from plugins: ikc, srmd...)."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,56 @@
+"""Progress for long work: a bar on a terminal, plain periodic log lines otherwise (CI)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+__all__ = ["Progress"]
+
+log = logging.getLogger("bsrbench")
+
+
+class Progress:
+    """``with Progress(total, "run ikc") as p: p.update(1)``.
+
+    On a terminal this is a tqdm bar with rate and ETA. Elsewhere it logs a line at most
+    every ``every`` seconds (and at the end), so CI logs stay readable. ``quiet`` shows
+    nothing.
+    """
+
+    def __init__(self, total: int, desc: str, *, unit: str = "img", quiet: bool = False,
+                 every: float = 10.0) -> None:
+        self.total, self.desc, self.unit, self.every = total, desc, unit, every
+        self.n, self._bar, self._quiet = 0, None, quiet
+        self._start = self._last = time.monotonic()
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        now = time.monotonic()
+        if not self._quiet and (now - self._last >= self.every or self.n >= self.total):
+            self._last = now
+            elapsed = now - self._start
+            rate = self.n / elapsed if elapsed > 0 else 0.0
+            eta = (self.total - self.n) / rate if rate > 0 else float("nan")
+            log.info("%s: %d/%d %s (%.2f %s/s, ETA %.0f s)", self.desc, self.n, self.total,
+                     self.unit, rate, self.unit, eta)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

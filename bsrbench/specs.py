@@ -1,0 +1,178 @@
+"""Spec objects that plugins return from their ``bsrbench_*`` hooks.
+
+Each spec is a small frozen dataclass: metadata a user can list, plus a *factory* that
+builds the heavy object (network, weights) only when a run needs it, so listing plugins
+never imports torch. Every field carries a comment; the registry validates them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bsrbench.errors import InputError, PluginError
+
+if TYPE_CHECKING:
+    from bsrbench.interfaces import KernelEstimator, Method, NonBlindModel
+
+__all__ = [
+    "BuildContext",
+    "DegradationSpec",
+    "EstimatorSpec",
+    "KernelSetting",
+    "MethodSpec",
+    "MetricSpec",
+    "ModelSpec",
+    "OptionSpec",
+    "ProtocolSpec",
+    "check_name",
+]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+
+
+def check_name(name: str, what: str) -> str:
+    """Return ``name`` if it is a valid registry name, else raise :class:`PluginError`."""
+    if not _NAME.match(name):
+        raise PluginError(f"{what} name {name!r} is invalid: use lowercase [a-z0-9_.-]")
+    return name
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A method-specific option (``-o NAME=VALUE`` on the CLI)."""
+
+    name: str  # option name, e.g. "iterations"
+    type: type  # int, float, str or bool; values from the CLI are converted with it
+    default: Any  # the value used when the user gives none (the paper's setting)
+    help: str  # one line shown by `bsrbench methods`
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a factory gets to build a method, model or estimator for one run."""
+
+    scale: int  # SR factor of the run
+    device: str  # torch device string chosen by the runner ("cpu", "cuda", "mps")
+    weights: Path | None = None  # user-given weights (file or folder); None = bundled default
+    options: Mapping[str, Any] = field(default_factory=dict)  # validated against the spec
+
+    def option(self, name: str) -> Any:
+        """Return a declared option's value (already defaulted and typed)."""
+        return self.options[name]
+
+
+def resolve_options(
+    declared: Sequence[OptionSpec], given: Mapping[str, Any], owner: str
+) -> dict[str, Any]:
+    """Validate user options against ``declared``, convert types and fill defaults."""
+    by_name = {o.name: o for o in declared}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        known = ", ".join(sorted(by_name)) or "none"
+        raise InputError(f"{owner} has no option {unknown[0]!r} (its options: {known})")
+    out = {o.name: o.default for o in declared}
+    for name, value in given.items():
+        typ = by_name[name].type
+        try:
+            if typ is bool and isinstance(value, str):
+                if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(value)
+                value = value.lower() in {"1", "true", "yes"}
+            out[name] = typ(value)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"option {name}={value!r} of {owner} is not a valid {typ.__name__}"
+            ) from None
+    return out
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str  # registry name, lowercase [a-z0-9_.-]
+    summary: str  # one line for listings
+    paper: str  # citation of the method's paper (authors, title, venue, year)
+    license: str  # licence of the implementation and its weights
+    scales: tuple[int, ...]  # SR factors (or protocol scales) supported
+
+
+@dataclass(frozen=True)
+class MethodSpec(_Entry):
+    """A blind SR method: ``factory(ctx)`` returns a :class:`~bsrbench.interfaces.Method`."""
+
+    factory: Callable[[BuildContext], Method] = field(default=None, repr=False)  # type: ignore[assignment]
+    options: tuple[OptionSpec, ...] = ()  # method-specific options with defaults
+    # weights_available(scale) -> True/False; None when the method needs no weights
+    weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+    iterative: bool = False  # True when runs yield several steps (reports plot them)
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Entry):
+    """A non-blind SR model, composed with a kernel estimator to make a method."""
+
+    factory: Callable[[BuildContext], NonBlindModel] = field(default=None, repr=False)  # type: ignore[assignment]
+    kernel_size: int = 21  # kernel size the model consumes
+    # Named explicit conversion applied to estimates of another size ("center-crop" crops or
+    # zero-pads and renormalises); None means such estimates are an error.
+    kernel_conversion: str | None = None
+    options: tuple[OptionSpec, ...] = ()
+    weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class EstimatorSpec(_Entry):
+    """A kernel estimator: ``factory(ctx)`` returns a KernelEstimator."""
+
+    factory: Callable[[BuildContext], KernelEstimator] = field(default=None, repr=False)  # type: ignore[assignment]
+    kernel_size: int = 21  # size of the kernels it yields
+    # True only for estimators that read the ground truth (oracle): an upper bound, never a
+    # blind result; the runner passes ground-truth kernels to these alone.
+    uses_ground_truth: bool = False
+    options: tuple[OptionSpec, ...] = ()
+    weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+    iterative: bool = False
+
+
+@dataclass(frozen=True)
+class DegradationSpec:
+    """A named downsampler: float blurred HR ``(B,C,H,W)`` to uint8 LR."""
+
+    name: str  # e.g. "matlab-bicubic"
+    summary: str  # what it does and which papers use it
+    downsample: Callable[[Any, int], Any] = field(repr=False)  # (blurred, scale) -> uint8 LR
+
+
+@dataclass(frozen=True)
+class KernelSetting:
+    """One blur of a protocol; sigma2 = sigma1 and theta = 0 for isotropic kernels."""
+
+    sigma1: float
+    sigma2: float
+    theta: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A test-set protocol: which kernels (if any) blur each HR image at each scale."""
+
+    name: str  # e.g. "gaussian8"
+    summary: str
+    scales: tuple[int, ...]
+    # kernels(scale) -> the settings, one LR image each; an empty tuple means no blur
+    kernels: Callable[[int], tuple[KernelSetting, ...]] = field(repr=False)
+    kernel_size: int = 21
+    default_scale: int = 4
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """An image-quality metric on prepared pairs (float64, 0..255, border cropped)."""
+
+    name: str  # column name in results.csv, e.g. "psnr"
+    summary: str
+    fn: Callable[[Any, Any], Any] = field(repr=False)  # (x, y) (B,C,H,W) -> (B,)
+    higher_better: bool = True

@@ -1,0 +1,88 @@
+"""Loading weights safely: safetensors, or torch files with ``weights_only=True``.
+
+No checkpoint is ever unpickled as code. When a sha256 is known for a file (bundled weights,
+official releases a plugin lists), the file is checked before it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bsrbench.errors import WeightsError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["file_sha256", "load_state_dict", "save_state_dict"]
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str, Tensor]:
+    """Read a state dict from ``.safetensors`` or a torch file, without unpickling code.
+
+    Args:
+        path: the weights file.
+        sha256: the expected hash, when one is recorded; a mismatch is an error.
+
+    Returns:
+        The tensors by key, on the CPU. A bare tensor file (IKC's ``pca_matrix.pth``) comes
+        back as ``{"": tensor}``; a ``{"state_dict": ...}`` wrapper is unwrapped.
+
+    Raises:
+        WeightsError: missing file, hash mismatch, or a file that is not plain tensors.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} not found")
+    if sha256 is not None:
+        actual = file_sha256(path)
+        if actual != sha256.lower():
+            raise WeightsError(
+                f"weights file {path} has sha256 {actual}, expected {sha256}: "
+                "the file is corrupt or not the release it claims to be"
+            )
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path), device="cpu"))
+        except Exception as exc:  # safetensors raises several types for bad files
+            raise WeightsError(f"{path} is not a valid safetensors file: {exc}") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for code, RuntimeError for junk
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(
+            f"{path} could not be loaded as plain tensors (weights_only=True): {first}"
+        ) from None
+    if isinstance(obj, torch.Tensor):
+        return {"": obj}
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path} does not hold a state dict of tensors")
+    return {str(k): v for k, v in obj.items()}
+
+
+def save_state_dict(
+    state: Mapping[str, Tensor], path: str | Path, metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write contiguous CPU tensors to ``path`` as safetensors (with string metadata)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=dict(metadata or {}))

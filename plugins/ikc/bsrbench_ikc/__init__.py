@@ -1,0 +1,87 @@
+"""IKC: Blind Super-Resolution With Iterative Kernel Correction (Gu et al., CVPR 2019).
+
+Provides the blind method ``ikc`` (Predictor → SFTMD → t × (Corrector → SFTMD)), the
+non-blind model ``sftmd``, and the estimators ``ikc.predictor`` and ``ikc``. Networks and
+weights load lazily in the factories of :mod:`bsrbench_ikc.method`; this module imports
+only bsrbench.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bsrbench import EstimatorSpec, MethodSpec, ModelSpec, OptionSpec, hookimpl
+
+__version__ = "0.1.0"
+
+PAPER = ("Gu, Lu, Zuo, Dong, Blind Super-Resolution With Iterative Kernel Correction, "
+         "CVPR 2019")
+LICENSE = "MIT (bsrbench implementation and bundled weights); official IKC code: none stated"
+BUNDLED = Path(__file__).resolve().parent / "weights"
+SCALES = (2, 3, 4)
+ITERATIONS = OptionSpec("iterations", int, 7, "correction iterations t (the paper uses 7)")
+
+
+def _bundled(*parts: str) -> Any:
+    def available(scale: int) -> bool:
+        return all((BUNDLED / f"{p}_x{scale}.safetensors").is_file() for p in parts)
+
+    return available
+
+
+def _factory(name: str) -> Any:
+    def build(ctx: Any) -> Any:
+        from bsrbench_ikc import method
+
+        return getattr(method, name)(ctx)
+
+    build.__name__ = name
+    return build
+
+
+@hookimpl
+def bsrbench_methods() -> list[MethodSpec]:
+    return [MethodSpec(
+        name="ikc",
+        summary="IKC: Predictor, then t x (Corrector -> SFTMD); every step is scored",
+        paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_method"),
+        options=(ITERATIONS,), weights_available=_bundled("sftmd", "predictor", "corrector"),
+        iterative=True,
+    )]
+
+
+@hookimpl
+def bsrbench_models() -> list[ModelSpec]:
+    return [ModelSpec(
+        name="sftmd",
+        summary="SFTMD: SRResNet with SFT layers driven by the kernel's PCA code (non-blind)",
+        paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_sftmd"),
+        kernel_size=21, weights_available=_bundled("sftmd"),
+    )]
+
+
+@hookimpl
+def bsrbench_estimators() -> list[EstimatorSpec]:
+    return [
+        EstimatorSpec(
+            name="ikc.predictor",
+            summary="IKC Predictor alone: one PCA-code estimate from the LR image",
+            paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_predictor"),
+            kernel_size=21, weights_available=_bundled("predictor"),
+        ),
+        EstimatorSpec(
+            name="ikc",
+            summary="IKC Predictor + t Corrector steps (with its own SFTMD); t+1 estimates",
+            paper=PAPER, license=LICENSE, scales=SCALES,
+            factory=_factory("build_ikc_estimator"), kernel_size=21, options=(ITERATIONS,),
+            weights_available=_bundled("sftmd", "predictor", "corrector"), iterative=True,
+        ),
+    ]
+
+
+@hookimpl
+def bsrbench_train_commands() -> list[Any]:
+    from bsrbench_ikc.train import ikc_command
+
+    return [ikc_command()]

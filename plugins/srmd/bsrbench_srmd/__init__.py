@@ -1,0 +1,65 @@
+"""SRMD: Learning a Single Convolutional Super-Resolution Network for Multiple
+Degradations (Zhang, Zuo, Zhang, CVPR 2018), as released in KAIR.
+
+Provides the non-blind models ``srmd`` (noise-aware, 19 input channels) and ``srmdnf``
+(noise-free, 18). They consume 15x15 kernels; 21x21 estimates are converted with the
+explicit, recorded ``center-crop`` conversion. Torch loads lazily in the factories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bsrbench import ModelSpec, hookimpl
+
+__version__ = "0.1.0"
+
+PAPER = ("Zhang, Zuo, Zhang, Learning a Single Convolutional Super-Resolution Network for "
+         "Multiple Degradations, CVPR 2018")
+LICENSE = "MIT (KAIR architecture and PCA basis; bsrbench bundled weights)"
+BUNDLED = Path(__file__).resolve().parent / "weights"
+SCALES = (2, 3, 4)
+
+
+def _bundled(variant: str) -> Any:
+    def available(scale: int) -> bool:
+        return (BUNDLED / f"{variant}_x{scale}.safetensors").is_file()
+
+    return available
+
+
+def _factory(name: str) -> Any:
+    def build(ctx: Any) -> Any:
+        from bsrbench_srmd import model
+
+        return getattr(model, name)(ctx)
+
+    build.__name__ = name
+    return build
+
+
+@hookimpl
+def bsrbench_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            name="srmd",
+            summary="SRMD, noise-aware (LR + 15 kernel PCA channels + noise level)",
+            paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_srmd"),
+            kernel_size=15, kernel_conversion="center-crop", weights_available=_bundled("srmd"),
+        ),
+        ModelSpec(
+            name="srmdnf",
+            summary="SRMD, noise-free variant (LR + 15 kernel PCA channels)",
+            paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_srmdnf"),
+            kernel_size=15, kernel_conversion="center-crop",
+            weights_available=_bundled("srmdnf"),
+        ),
+    ]
+
+
+@hookimpl
+def bsrbench_train_commands() -> list[Any]:
+    from bsrbench_srmd.train import srmd_command
+
+    return [srmd_command()]
