@@ -128,6 +128,11 @@ def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: i
     from bsrbench.runner import run as run_method
     from bsrbench.summary import load_frame, summary_text
 
+    from bsrbench.metrics import CONVENTIONS
+
+    if convention not in CONVENTIONS:
+        raise InputError(f"unknown metric convention {convention!r}: "
+                         f"use one of {', '.join(CONVENTIONS)}")
     registry = _registry()
     opts: dict[str, Any] = _parse_options(options)
     if iterations is not None:

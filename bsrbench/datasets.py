@@ -147,7 +147,7 @@ def build_dataset(
     with h5py.File(tmp, "w") as f:
         group = f.create_group("images")
         for im in images:
-            hr_u8 = torch.from_numpy(im.pixels).permute(2, 0, 1)[None]
+            hr_u8 = torch.from_numpy(im.pixels.copy()).permute(2, 0, 1)[None]
             hr_u8 = modcrop(hr_u8, settings.scale)
             if hr_u8.shape[-1] < settings.scale * 4 or hr_u8.shape[-2] < settings.scale * 4:
                 raise InputError(f"HR image {im.name!r} is too small for x{settings.scale}")

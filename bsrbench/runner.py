@@ -113,7 +113,7 @@ def _write_run_json(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
 def _to_device_batch(image: DatasetImage, idx: list[int], device: str) -> tuple[Any, Any, Any]:
     import torch
 
-    lr = torch.from_numpy(image.lr[idx]).permute(0, 3, 1, 2).float().div(255).to(device)
+    lr = torch.from_numpy(image.lr[idx].copy()).permute(0, 3, 1, 2).float().div(255).to(device)
     kernels = None if image.kernels is None else torch.from_numpy(image.kernels[idx]).to(device)
     noise = torch.from_numpy(image.params[idx, 3]).float().to(device)
     return lr, kernels, noise
@@ -139,7 +139,7 @@ def _score_chunk(cfg: RunConfig, runnable: Any, ts: TestSet, image: DatasetImage
     lr, gt_kernels, noise = _to_device_batch(image, idx, cfg.device)
     batch = LRBatch(lr=lr, scale=scale, noise=noise if bool((noise > 0).any()) else None,
                     kernels=gt_kernels if cfg.plan.uses_ground_truth else None)
-    hr = torch.from_numpy(image.hr).permute(2, 0, 1)[None].to(cfg.device)
+    hr = torch.from_numpy(image.hr.copy()).permute(2, 0, 1)[None].to(cfg.device)
     want = (len(idx), 3, hr.shape[-2], hr.shape[-1])
     encode = getattr(runnable, "encode_kernel", None)
     gt_codes = None

@@ -90,7 +90,7 @@ def load_hr_images(folder: str | Path, *, device: str, min_size: int) -> list[Te
         if min(pixels.shape[:2]) < min_size:
             log.warning("%s is %dx%d, smaller than the %d px crop: skipped", path, *pixels.shape[:2], min_size)
             continue
-        img = torch.from_numpy(pixels).permute(2, 0, 1)
+        img = torch.from_numpy(pixels.copy()).permute(2, 0, 1)
         if img.shape[0] == 1:
             img = img.expand(3, -1, -1)
         out.append(img.contiguous().to(device))

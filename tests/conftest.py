@@ -29,3 +29,30 @@ def shared_dir(*parts: str) -> Path:
 def shared() -> Path:
     """The ../shared bundle (skip or fail as :func:`shared_dir` does)."""
     return shared_dir()
+
+
+@pytest.fixture
+def registry():
+    """A fresh registry with every installed plugin (built per test, never global)."""
+    from bsrbench.registry import load_registry
+
+    return load_registry()
+
+
+@pytest.fixture
+def hr_dir(tmp_path: Path) -> Path:
+    """A folder with two small HR images: a colour one and a grey one (48x40 and 40x44)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    y, x = np.mgrid[0:48, 0:40]
+    smooth = (127 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0)).astype(np.float64)
+    rgb = np.stack([smooth, smooth[::-1], smooth[:, ::-1]], axis=2)
+    rgb = np.clip(rgb + rng.normal(0, 8, rgb.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(rgb).save(folder / "colour.png")
+    grey = np.clip(smooth[:40, :] .T + rng.normal(0, 8, (40, 40)), 0, 255).astype(np.uint8)
+    Image.fromarray(np.pad(grey, ((0, 0), (0, 4)), mode="edge")).save(folder / "grey.png")
+    return folder

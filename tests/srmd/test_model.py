@@ -160,3 +160,22 @@ def test_model_weight_lookup_does_not_import_torch() -> None:
     env_path = f"{root}:{root / 'plugins' / 'srmd'}"
     result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": env_path}, check=False)
     assert result.returncode == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_model_cuda_matches_cpu(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = SRMD()
+    for key, value in net.state_dict().items():
+        if key.endswith("weight"):
+            value.mul_(6**0.5)  # Kaiming gain, so the output is not ~0 (FACTS.md §6b)
+    save_state_dict(net.state_dict(), tmp_path / "srmd_x4.safetensors")
+    lr = torch.rand(2, 3, 24, 20)
+    kernels = torch.stack([gaussian_kernel(1.5, size=15), gaussian_kernel(3.0, 1.0, 1.0, size=15)])
+    noise = torch.tensor([15.0, 0.0])
+    cpu = build_srmd(BuildContext(scale=4, device="cpu", weights=tmp_path))
+    gpu = build_srmd(BuildContext(scale=4, device="cuda", weights=tmp_path))
+    ref = cpu.restore(lr, kernels, noise)
+    out = gpu.restore(lr.cuda(), kernels.cuda(), noise.cuda())
+    assert out.device.type == "cuda"
+    assert torch.allclose(out.cpu(), ref, rtol=0, atol=1e-4)

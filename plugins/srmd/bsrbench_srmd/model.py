@@ -132,7 +132,7 @@ def check_state_dict(
 def load_network(path: str | Path, scale: int, variant: str = "srmd") -> SRMD:
     """Build the released SRMD layout for ``variant``/``scale`` and load ``path`` strictly.
 
-    Bundled files listed in ``weights/SHA256SUMS`` are hash-checked; ``.pth`` files are read
+    Bundled files pinned in ``weights/sha256.json`` are hash-checked; ``.pth`` files are read
     with ``weights_only=True`` (by :func:`bsrbench.weights.load_state_dict`).
 
     Returns:

@@ -20,9 +20,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from bsrbench_srmd.kernel_map import PCA_FILE, PCA_KEY, SOURCE_MAT_SHA256, read_pca_mat
+
 from bsrbench.errors import InputError
 from bsrbench.weights import file_sha256, save_state_dict
-from bsrbench_srmd.kernel_map import PCA_FILE, PCA_KEY, SOURCE_MAT_SHA256, read_pca_mat
 
 log = logging.getLogger("convert_pca")
 

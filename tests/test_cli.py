@@ -1,0 +1,77 @@
+"""The command line: one-line errors with exit codes, run, datasets, listings."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from bsrbench.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BSRBENCH_CACHE", str(tmp_path / "cache"))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])
+
+
+def test_cli_unknown_method_is_one_line_with_suggestion(cli):
+    res = cli("run", "--method", "bicubik", "--dataset", "gaussian8")
+    assert res.exit_code == 2
+    assert res.output.strip().count("\n") == 0
+    assert "did you mean 'bicubic'" in res.output and "Traceback" not in res.output
+
+
+def test_cli_unknown_dataset_is_one_line_with_suggestion(cli):
+    res = cli("run", "--method", "bicubic", "--dataset", "gaussain8")
+    assert res.exit_code == 2 and "did you mean 'gaussian8'" in res.output
+
+
+def test_cli_bad_inputs_exit_2(cli, tmp_path):
+    cases = [
+        ("run", "-m", "bicubic", "-d", "gaussian8", "--hr", tmp_path / "none"),
+        ("run", "-m", "bicubic", "-d", tmp_path / "none.h5"),
+        ("run", "-m", "bicubic", "-d", "gaussian8", "--device", "tpu"),
+        ("run", "-m", "bicubic", "-d", "gaussian8", "--iterations", "3"),
+        ("run", "-m", "bicubic", "-d", "gaussian8", "-O", "noequals"),
+        ("run", "-m", "bicubic", "-d", "gaussian8", "--convention", "ycbcr"),
+        ("datasets", "info", tmp_path / "none.h5"),
+    ]
+    for args in cases:
+        res = cli(*args)
+        assert res.exit_code == 2, (args, res.output)
+        assert res.output.startswith("error: ") and "Traceback" not in res.output
+
+
+def test_cli_run_bicubic_writes_results_and_resumes(cli, hr_dir, tmp_path):
+    res = cli("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "--out", "r", "-q")
+    assert res.exit_code == 0, res.output
+    assert "bicubic on gaussian8/hr x4" in res.output and "final" in res.output
+    assert (tmp_path / "r" / "results.csv").is_file() and (tmp_path / "r" / "run.json").is_file()
+    again = cli("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "--out", "r", "-q")
+    assert again.exit_code == 0
+    lines = (tmp_path / "r" / "results.csv").read_text().strip().splitlines()
+    assert len(lines) == 1 + 16
+
+
+def test_cli_datasets_build_info_export(cli, hr_dir, tmp_path):
+    res = cli("datasets", "build", "gaussian8", "--hr", hr_dir, "--scale", "2",
+              "--downsampler", "pil-bicubic", "--out", tmp_path / "g8.h5")
+    assert res.exit_code == 0, res.output
+    info = cli("datasets", "info", tmp_path / "g8.h5")
+    assert "downsampler: pil-bicubic" in info.output and "content_hash:" in info.output
+    exp = cli("datasets", "export", tmp_path / "g8.h5", tmp_path / "exp")
+    assert exp.exit_code == 0 and "16 LR images" in exp.output
+    run = cli("run", "-m", "bicubic", "-d", tmp_path / "g8.h5", "--out", "r2", "-q")
+    assert run.exit_code == 0 and "x2" in run.output
+
+
+def test_cli_methods_and_plugins_list_what_loaded(cli):
+    methods = cli("methods")
+    assert methods.exit_code == 0
+    for name in ("bicubic", "ikc", "sftmd", "srmd", "oracle", "ikc.predictor"):
+        assert name in methods.output
+    assert "upper bound" in methods.output
+    plugins = cli("plugins")
+    assert plugins.exit_code == 0 and "bicubic" in plugins.output
