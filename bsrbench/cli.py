@@ -86,7 +86,8 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--method", "-m", required=True, help="Method or non-blind model name.")
 @click.option("--kernel", "-k", default=None,
               help="Kernel estimator for a non-blind model (oracle, ikc.predictor, ikc...).")
-@click.option("--dataset", "-d", required=True, help="Protocol name (gaussian8, bicubic) or FILE.h5.")
+@click.option("--dataset", "-d", required=True,
+              help="Protocol name (gaussian8, bicubic) or FILE.h5.")
 @click.option("--hr", type=click.Path(path_type=Path), default=None,
               help="Folder of HR images (default: the embedded scikit-image set).")
 @click.option("--scale", "-s", type=int, default=None, help="SR factor (default 4).")
@@ -123,12 +124,11 @@ def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: i
     from bsrbench.compose import plan_method
     from bsrbench.datasets import resolve_dataset
     from bsrbench.device import pick_device
+    from bsrbench.metrics import CONVENTIONS
     from bsrbench.progress import Progress
     from bsrbench.runner import RunConfig
     from bsrbench.runner import run as run_method
     from bsrbench.summary import load_frame, summary_text
-
-    from bsrbench.metrics import CONVENTIONS
 
     if convention not in CONVENTIONS:
         raise InputError(f"unknown metric convention {convention!r}: "
@@ -165,6 +165,39 @@ def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: i
     if summary.failed:
         click.echo(f"error: {summary.failed} LR images failed (see the error column)", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.option("--method", "-m", required=True, help="Blind method, or model with --kernel.")
+@click.option("--kernel", "-k", default=None, help="Blind kernel estimator for a model.")
+@click.option("--input", "-i", "inputs", required=True, multiple=True,
+              type=click.Path(path_type=Path), help="LR image file or folder (repeatable).")
+@click.option("--scale", "-s", type=int, default=4, show_default=True)
+@click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path))
+@click.option("--save-steps", is_flag=True, help="Also write every step's SR and kernel.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--weights", type=click.Path(path_type=Path), default=None)
+@click.option("--iterations", type=int, default=None)
+@click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE")
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, out: Path,
+       save_steps: bool, device: str, weights: Path | None, iterations: int | None,
+       options: tuple[str, ...], quiet: bool) -> None:
+    """Restore real LR images (no ground truth) and write the SR PNGs into OUT."""
+    _setup_logging(quiet, False)
+    from bsrbench.apply import apply_method, collect_inputs
+    from bsrbench.compose import plan_method
+    from bsrbench.device import pick_device
+
+    opts: dict[str, Any] = _parse_options(options)
+    if iterations is not None:
+        opts["iterations"] = iterations
+    plan = plan_method(_registry(), method, kernel, opts, scale)
+    files = collect_inputs(inputs)
+    written = apply_method(plan, files, scale=scale, device=pick_device(device), out=out,
+                           weights=weights, save_steps=save_steps, quiet=quiet)
+    click.echo(f"wrote {len(written)} SR images to {out}")
 
 
 @main.command()

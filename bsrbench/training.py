@@ -46,6 +46,7 @@ __all__ = [
     "LoopResult",
     "PairBatch",
     "PairSampler",
+    "StageBase",
     "TrainTask",
     "autocast",
     "blur_batch",
@@ -53,11 +54,13 @@ __all__ = [
     "load_checkpoint",
     "load_hr_images",
     "lr_lambda",
+    "make_pairs",
     "random_kernels",
     "run_training",
     "save_checkpoint",
     "setup_device",
     "split_validation",
+    "validation_pairs",
 ]
 
 log = logging.getLogger(__name__)
@@ -478,6 +481,69 @@ def autocast(device: str, enabled: bool) -> Any:
     import torch
 
     return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=enabled)
+
+
+class StageBase:
+    """A network with its Adam optimizer, ``LambdaLR`` schedule and pair sampler.
+
+    Implements the bookkeeping half of :class:`TrainTask` (state, learning rate, the
+    optimiser update, autocast and memory format); a plugin's stage adds ``train_step``,
+    ``validate`` and ``export``.
+    """
+
+    val_columns: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        *,
+        sampler: PairSampler,
+        device: str,
+        lr: float,
+        betas: tuple[float, float],
+        schedule: Callable[[int], float],
+        amp: bool,
+        channels_last: bool,
+    ) -> None:
+        import torch
+
+        self.device, self.use_amp = device, amp
+        self.memory = torch.channels_last if channels_last else torch.contiguous_format
+        self.net = net.to(device, memory_format=self.memory).train()
+        self.sampler = sampler
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=betas)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, schedule)
+
+    def frozen(self, net: torch.nn.Module) -> torch.nn.Module:
+        """Move a helper network to the device, in eval mode with gradients off."""
+        return net.to(self.device, memory_format=self.memory).eval().requires_grad_(False)
+
+    def cl(self, x: Tensor) -> Tensor:
+        """``x`` in the stage's memory format (channels_last when enabled)."""
+        return x.contiguous(memory_format=self.memory)
+
+    def amp(self) -> Any:
+        """The stage's autocast context."""
+        return autocast(self.device, self.use_amp)
+
+    def update(self, loss: Tensor) -> None:
+        """One optimiser step on ``loss`` (gradients reset with ``set_to_none``)."""
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def current_lr(self) -> float:
+        return float(self.opt.param_groups[0]["lr"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
+                "sched": self.sched.state_dict(), "sampler": self.sampler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.sampler.load_state_dict(state["sampler"])
 
 
 # --------------------------------------------------------------------------- checkpoints

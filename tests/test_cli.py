@@ -75,3 +75,18 @@ def test_cli_methods_and_plugins_list_what_loaded(cli):
     assert "upper bound" in methods.output
     plugins = cli("plugins")
     assert plugins.exit_code == 0 and "bicubic" in plugins.output
+
+
+def test_cli_sr_restores_real_images_with_steps(cli, hr_dir, tmp_path):
+    res = cli("sr", "-m", "bicubic", "-i", hr_dir, "--scale", "2", "-o", "sr", "--save-steps")
+    assert res.exit_code == 0, res.output
+    from bsrbench.images import read_image
+
+    out = read_image(tmp_path / "sr" / "colour.png")
+    assert out.pixels.shape == (96, 80, 3)
+    assert read_image(tmp_path / "sr" / "grey.png").grey  # grey in, grey out
+    assert (tmp_path / "sr" / "colour_step0.png").is_file()
+    bad = cli("sr", "-m", "bicubic", "-i", tmp_path / "nothing.png", "-o", "sr")
+    assert bad.exit_code == 2 and "not found" in bad.output
+    oracle = cli("sr", "-m", "sftmd", "-k", "oracle", "-i", hr_dir, "-o", "sr")
+    assert oracle.exit_code == 2 and "ground-truth" in oracle.output

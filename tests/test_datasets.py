@@ -128,7 +128,8 @@ def test_info_and_export_write_the_conventional_layout(registry, hr_dir, tmp_pat
     assert (out / "HR" / "colour.png").is_file() and (out / "LR" / "grey_k7.png").is_file()
     k = np.load(out / "kernels" / "colour_k0.npy")
     assert k.shape == (21, 21) and abs(k.sum() - 1) < 1e-5
-    rows = list(csv.DictReader(open(out / "settings.csv")))
+    with open(out / "settings.csv") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 16 and float(rows[0]["sigma1"]) == pytest.approx(1.8)
     assert read_image(out / "HR" / "grey.png").grey
 

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from bsrbench import EstimatorSpec, MethodSpec, ModelSpec, Step, hookimpl
+from bsrbench import MethodSpec, ModelSpec, Step, hookimpl
 from bsrbench.compose import plan_method
 from bsrbench.datasets import resolve_dataset
 from bsrbench.errors import InputError

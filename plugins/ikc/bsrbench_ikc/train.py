@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bsrbench.training import StageBase
+
 if TYPE_CHECKING:
     import torch
     from torch import Tensor
@@ -136,55 +138,24 @@ def _resolve_pca(choice: str | None, scale: int, sftmd: Path | None) -> tuple[An
 # --------------------------------------------------------------------------- stages
 
 
-class _Stage:
-    """Optimizer, schedule, sampler and validation pairs shared by the three stages."""
-
-    val_columns: tuple[str, ...] = ()
+class _Stage(StageBase):
+    """What the three stages share: the options, the PCA, validation and export."""
 
     def __init__(self, net: torch.nn.Module, o: dict[str, Any], sampler: Any, val: Any, pca: Any) -> None:
         import torch
 
         from bsrbench.training import lr_lambda
 
-        self.o, self.device = o, o["device"]
-        self.memory = torch.channels_last if o["channels_last"] else torch.contiguous_format
-        self.net = net.to(self.device, memory_format=self.memory).train()
-        self.sampler, self.val = sampler, val
+        schedule = lr_lambda(o["lr_scheme"], period=o["lr_period"], eta_min_ratio=o["eta_min"] / o["lr"])
+        super().__init__(net, sampler=sampler, device=o["device"], lr=o["lr"], betas=(o["beta1"], o["beta2"]),
+                         schedule=schedule, amp=o["amp"], channels_last=o["channels_last"])
+        self.o, self.val = o, val
         self.pca = torch.as_tensor(pca.matrix).to(self.device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=o["lr"], betas=(o["beta1"], o["beta2"]))
-        factor = lr_lambda(o["lr_scheme"], period=o["lr_period"], eta_min_ratio=o["eta_min"] / o["lr"])
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, factor)
         self.crit = torch.nn.L1Loss() if o["loss"] == "l1" else torch.nn.MSELoss()
 
     def encode(self, kernels: Tensor) -> Tensor:
         """IKC's code: row-major flattened kernel times P, float32 (``PCAEncoder``)."""
         return kernels.reshape(kernels.shape[0], -1) @ self.pca
-
-    def cl(self, x: Tensor) -> Tensor:
-        return x.contiguous(memory_format=self.memory)
-
-    def amp(self) -> Any:
-        from bsrbench.training import autocast
-
-        return autocast(self.device, self.o["amp"])
-
-    def update(self, loss: Tensor) -> None:
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-
-    def current_lr(self) -> float:
-        return float(self.opt.param_groups[0]["lr"])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
-                "sched": self.sched.state_dict(), "sampler": self.sampler.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
-        self.sampler.load_state_dict(state["sampler"])
 
     def psnr(self, sr: Tensor) -> float:
         from bsrbench.metrics import score
@@ -226,7 +197,7 @@ class _PredictorStage(_Stage):
 
     def __init__(self, net: Any, o: dict[str, Any], sampler: Any, val: Any, pca: Any, sftmd: Any) -> None:
         super().__init__(net, o, sampler, val, pca)
-        self.sftmd = sftmd.to(self.device, memory_format=self.memory).eval().requires_grad_(False)
+        self.sftmd = self.frozen(sftmd)
 
     def train_step(self) -> Tensor:
         b = self.sampler.sample()
@@ -259,8 +230,8 @@ class _CorrectorStage(_Stage):
 
     def __init__(self, net: Any, o: dict[str, Any], sampler: Any, val: Any, pca: Any, sftmd: Any, predictor: Any) -> None:
         super().__init__(net, o, sampler, val, pca)
-        self.sftmd = sftmd.to(self.device, memory_format=self.memory).eval().requires_grad_(False)
-        self.predictor = predictor.to(self.device, memory_format=self.memory).eval().requires_grad_(False)
+        self.sftmd = self.frozen(sftmd)
+        self.predictor = self.frozen(predictor)
 
     def _sr(self, lr: Tensor, code: Tensor) -> Tensor:
         import torch

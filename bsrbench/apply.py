@@ -1,0 +1,98 @@
+"""Applying a blind method to real LR images (no ground truth): ``bsrbench sr``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bsrbench.compose import MethodPlan
+from bsrbench.errors import InputError
+from bsrbench.images import IMAGE_SUFFIXES, list_image_files, read_image, write_png
+from bsrbench.progress import Progress
+
+__all__ = ["apply_method", "collect_inputs", "kernel_to_image"]
+
+log = logging.getLogger("bsrbench")
+
+
+def collect_inputs(paths: tuple[Path, ...]) -> list[Path]:
+    """Expand files and folders into a sorted list of image files."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(list_image_files(p))
+        elif p.is_file():
+            if p.suffix.lower() not in IMAGE_SUFFIXES:
+                raise InputError(f"{p} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
+            files.append(p)
+        else:
+            raise InputError(f"input {p} not found")
+    if not files:
+        raise InputError("no input images given")
+    return files
+
+
+def kernel_to_image(kernel: Any, zoom: int = 8) -> np.ndarray:
+    """A kernel (k, k) as a uint8 picture: scaled to its maximum, enlarged ``zoom`` times."""
+    k = kernel.detach().float().cpu().numpy()
+    k = k / max(float(k.max()), 1e-12)
+    img = np.round(np.kron(k, np.ones((zoom, zoom))) * 255).astype(np.uint8)
+    return img[:, :, None]
+
+
+def _to_u8(sr: Any) -> np.ndarray:
+    from bsrbench.metrics import quantize
+
+    return quantize(sr.float()).permute(1, 2, 0).cpu().numpy()
+
+
+def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: str,
+                 out: Path, weights: Path | None = None, save_steps: bool = False,
+                 quiet: bool = False) -> list[Path]:
+    """Restore each input with ``plan``; write ``<stem>.png`` (the final step) into ``out``.
+
+    With ``save_steps`` also ``<stem>_step<i>.png`` for every step and, when the method
+    estimates kernels, ``<stem>_kernel<i>.png``. Grey inputs are restored as RGB and
+    written back as grey (mean of the channels).
+    """
+    import torch
+
+    from bsrbench.interfaces import LRBatch
+
+    if plan.uses_ground_truth:
+        raise InputError(f"{plan.label} needs ground-truth kernels, which real images do not "
+                         "have: use a blind method or a blind estimator")
+    runnable = plan.build(scale, device, weights)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with Progress(len(inputs), f"sr {plan.label}", quiet=quiet) as bar:
+        for path in inputs:
+            image = read_image(path)
+            lr = torch.from_numpy(image.pixels.copy()).permute(2, 0, 1).float().div(255)
+            lr = lr.expand(3, *lr.shape[1:])[None].to(device)
+            last = None
+            with torch.inference_mode():
+                for i, step in enumerate(runnable.run(LRBatch(lr=lr, scale=scale))):
+                    last = step
+                    if save_steps:
+                        write_png(out / f"{image.name}_step{i}.png",
+                                  _grey_if(image.grey, _to_u8(step.sr[0])))
+                        if step.kernel is not None:
+                            write_png(out / f"{image.name}_kernel{i}.png",
+                                      kernel_to_image(step.kernel[0]))
+            if last is None:
+                raise InputError(f"{plan.label} yielded no output for {path}")
+            target = out / f"{image.name}.png"
+            write_png(target, _grey_if(image.grey, _to_u8(last.sr[0])))
+            written.append(target)
+            bar.update(1)
+    return written
+
+
+def _grey_if(grey: bool, rgb: np.ndarray) -> np.ndarray:
+    if not grey:
+        return rgb
+    return np.round(rgb.astype(np.float64).mean(axis=2, keepdims=True)).astype(np.uint8)
