@@ -111,14 +111,16 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
               help="LR images per forward pass.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where generated test sets are cached (default ./datasets).")
+@click.option("--save-images", is_flag=True,
+              help="Store HR, LR, every step's SR and kernels under OUT/images (for reports).")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @handle_errors
 def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: int | None,
         downsampler: str, noise: float, seed: int, device: str, out: Path | None,
         weights: Path | None, iterations: int | None, options: tuple[str, ...],
-        convention: str, batch_size: int, cache_dir: Path | None, quiet: bool,
-        verbose: bool) -> None:
+        convention: str, batch_size: int, cache_dir: Path | None, save_images: bool,
+        quiet: bool, verbose: bool) -> None:
     """Run a method on a test set and score every step (writes results.csv and run.json)."""
     _setup_logging(quiet, verbose)
     from bsrbench.compose import plan_method
@@ -157,7 +159,8 @@ def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: i
         out = Path("results") / f"{stamp}-{plan.label}-{Path(dataset).stem}"
     cfg = RunConfig(plan=plan, dataset=path, out=out, device=dev, weights=weights,
                     convention=convention, batch_size=batch_size,
-                    command=shlex.join(["bsrbench", *sys.argv[1:]]), quiet=quiet)
+                    command=shlex.join(["bsrbench", *sys.argv[1:]]), quiet=quiet,
+                    save_images=save_images)
     log.info("running %s on %s (%s) -> %s", plan.label, path.name, dev, out)
     summary = run_method(cfg, registry)
     click.echo(summary_text(load_frame(summary.results)))

@@ -46,6 +46,17 @@ class RunConfig:
     batch_size: int = 8  # LR images per forward pass
     command: str = ""  # the command line, recorded in run.json
     quiet: bool = False
+    save_images: bool = False  # write HR, LR, SR of every step and kernels under out/images
+
+
+def image_dir(out: Path, kind: str, dataset_label: str, scale: int, method: str = "") -> Path:
+    """Where ``--save-images`` puts files: ``images/<kind>/[<method>/]<dataset>_x<scale>``.
+
+    kinds: ``hr`` (``<image>.png``), ``lr`` and ``gt_kernel`` (``<image>_k<i>.png``, plus
+    ``.npy`` for kernels), ``sr`` and ``kernel`` (``<image>_k<i>_s<step>.png``/``.npy``).
+    """
+    ds = f"{dataset_label.replace('/', '_')}_x{scale}"
+    return out / "images" / kind / method / ds if method else out / "images" / kind / ds
 
 
 @dataclass
@@ -171,6 +182,8 @@ def _score_chunk(cfg: RunConfig, runnable: Any, ts: TestSet, image: DatasetImage
                         gt_codes = encode(gt_kernels)
                     code_l2 = (step.code.float() - gt_codes.float()).norm(dim=1).tolist()
         psnr, ssim = m["psnr"].tolist(), m["ssim"].tolist()
+        if cfg.save_images:
+            _save_step(cfg, ts, image, idx, step_i, step)
         for j, k in enumerate(idx):
             rows.append({
                 "step": step_i, "is_final": False, "kernel_index": k,
@@ -185,6 +198,40 @@ def _score_chunk(cfg: RunConfig, runnable: Any, ts: TestSet, image: DatasetImage
     for row in rows[-len(idx):]:
         row["is_final"] = True
     return rows
+
+
+def _save_step(cfg: RunConfig, ts: TestSet, image: DatasetImage, idx: list[int], step_i: int,
+               step: Any) -> None:
+    import numpy as np
+
+    from bsrbench.apply import kernel_to_image
+    from bsrbench.images import write_png
+    from bsrbench.metrics import quantize
+
+    s, label = ts.settings, cfg.plan.label
+    if step_i == 0:
+        write_png(image_dir(cfg.out, "hr", ts.label, s.scale) / f"{image.name}.png", image.hr)
+        for k in idx:
+            stem = f"{image.name}_k{k}"
+            write_png(image_dir(cfg.out, "lr", ts.label, s.scale) / f"{stem}.png", image.lr[k])
+            if image.kernels is not None:
+                gdir = image_dir(cfg.out, "gt_kernel", ts.label, s.scale)
+                write_png(gdir / f"{stem}.png", kernel_to_image(_as_tensor(image.kernels[k])))
+                np.save(gdir / f"{stem}.npy", image.kernels[k])
+    sr = quantize(step.sr.float().clamp(0, 1)).permute(0, 2, 3, 1).cpu().numpy()
+    for j, k in enumerate(idx):
+        stem = f"{image.name}_k{k}_s{step_i}"
+        write_png(image_dir(cfg.out, "sr", ts.label, s.scale, label) / f"{stem}.png", sr[j])
+        if step.kernel is not None:
+            kdir = image_dir(cfg.out, "kernel", ts.label, s.scale, label)
+            write_png(kdir / f"{stem}.png", kernel_to_image(step.kernel[j]))
+            np.save(kdir / f"{stem}.npy", step.kernel[j].float().cpu().numpy())
+
+
+def _as_tensor(arr: Any) -> Any:
+    import torch
+
+    return torch.from_numpy(arr.copy())
 
 
 def run(cfg: RunConfig, registry: Registry) -> RunSummary:

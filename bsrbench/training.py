@@ -91,14 +91,22 @@ def load_hr_images(folder: str | Path, *, device: str, min_size: int) -> list[Te
     for path in list_image_files(folder):
         pixels = read_image(path).pixels
         if min(pixels.shape[:2]) < min_size:
-            log.warning("%s is %dx%d, smaller than the %d px crop: skipped", path, *pixels.shape[:2], min_size)
+            log.warning(
+                "%s is %dx%d, smaller than the %d px crop: skipped",
+                path,
+                *pixels.shape[:2],
+                min_size,
+            )
             continue
         img = torch.from_numpy(pixels.copy()).permute(2, 0, 1)
         if img.shape[0] == 1:
             img = img.expand(3, -1, -1)
         out.append(img.contiguous().to(device))
     if not out:
-        raise InputError(f"no image in {folder} is at least {min_size}x{min_size} px: use larger images or a smaller --lr-size")
+        raise InputError(
+            f"no image in {folder} is at least {min_size}x{min_size} px: "
+            "use larger images or a smaller --lr-size"
+        )
     return out
 
 
@@ -122,7 +130,9 @@ def split_validation(
 # --------------------------------------------------------------------------- kernels
 
 
-def _kernel_grid(size: int, device: torch.device | str, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+def _kernel_grid(
+    size: int, device: torch.device | str, dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
     import torch
 
     half = size // 2
@@ -201,7 +211,11 @@ def blur_batch(x: Tensor, kernels: Tensor) -> Tensor:
 
 
 def _lr_u8(
-    blurred: Tensor, scale: int, method: str, noise: Tensor | None, generator: torch.Generator | None
+    blurred: Tensor,
+    scale: int,
+    method: str,
+    noise: Tensor | None,
+    generator: torch.Generator | None,
 ) -> Tensor:
     """Downsample and quantise; with ``noise`` (B,) in 0..255 units, add it before rounding.
 
@@ -288,7 +302,10 @@ class PairSampler:
         self.augment = augment
         for img in self.images:
             if min(img.shape[-2:]) < self.hr_size:
-                raise InputError(f"an HR image of {tuple(img.shape[-2:])} is smaller than the {self.hr_size} px crop")
+                raise InputError(
+                    f"an HR image of {tuple(img.shape[-2:])} is smaller than the "
+                    f"{self.hr_size} px crop"
+                )
         self._sizes = torch.tensor([img.shape[-2:] for img in self.images], dtype=torch.float64)
         self.generator = torch.Generator().manual_seed(seed)
         self.device_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
@@ -315,8 +332,8 @@ class PairSampler:
         left = (u[:, 2] * room[:, 1]).long()
         aug = (u[:, 3] * 8).long() if self.augment else torch.zeros(n, dtype=torch.long)
         crops = []
-        for i, t, l, a in zip(idx.tolist(), top.tolist(), left.tolist(), aug.tolist(), strict=True):
-            c = self.images[i][:, t : t + size, l : l + size]
+        for i, t, x, a in zip(idx.tolist(), top.tolist(), left.tolist(), aug.tolist(), strict=True):
+            c = self.images[i][:, t : t + size, x : x + size]
             if a & 1:
                 c = c.flip(-1)
             if a & 2:
@@ -347,7 +364,9 @@ class PairSampler:
             level = lo + (hi - lo) * u[:, 0]
             level = torch.where(u[:, 1] < self.noise_free_rate, torch.zeros_like(level), level)
             noise = level.to(torch.float32).to(self.device)
-        return make_pairs(hr_u8, kernels, self.scale, self.downsampler, noise, self.device_generator)
+        return make_pairs(
+            hr_u8, kernels, self.scale, self.downsampler, noise, self.device_generator
+        )
 
 
 def make_pairs(
@@ -361,7 +380,9 @@ def make_pairs(
     """Blur each uint8 HR image with its kernel, downsample, quantise: a :class:`PairBatch`."""
     hr = hr_u8.to(kernels.dtype) / 255.0
     lr_u8 = _lr_u8(blur_batch(hr, kernels), scale, downsampler, noise, generator)
-    return PairBatch(lr=lr_u8.to(hr.dtype) / 255.0, hr=hr, hr_u8=hr_u8, kernels=kernels, noise=noise)
+    return PairBatch(
+        lr=lr_u8.to(hr.dtype) / 255.0, hr=hr, hr_u8=hr_u8, kernels=kernels, noise=noise
+    )
 
 
 def validation_pairs(
@@ -410,7 +431,12 @@ def validation_pairs(
 
 
 def lr_lambda(
-    scheme: str, *, period: int = 0, eta_min_ratio: float = 0.0, milestones: Sequence[int] = (), gamma: float = 0.5
+    scheme: str,
+    *,
+    period: int = 0,
+    eta_min_ratio: float = 0.0,
+    milestones: Sequence[int] = (),
+    gamma: float = 0.5,
 ) -> Callable[[int], float]:
     """The learning-rate factor as a function of the step, for ``LambdaLR``.
 
@@ -426,7 +452,9 @@ def lr_lambda(
         return _CosineRestart(period, eta_min_ratio)
     if scheme == "multistep":
         return _MultiStep(tuple(sorted(int(m) for m in milestones)), gamma)
-    raise InputError(f"unknown learning-rate scheme {scheme!r}: use constant, cosine-restart or multistep")
+    raise InputError(
+        f"unknown learning-rate scheme {scheme!r}: use constant, cosine-restart or multistep"
+    )
 
 
 class _Constant:
@@ -456,7 +484,9 @@ class _MultiStep:
 # --------------------------------------------------------------------------- device
 
 
-def setup_device(name: str, *, amp: bool | None, channels_last: bool | None) -> tuple[str, bool, bool]:
+def setup_device(
+    name: str, *, amp: bool | None, channels_last: bool | None
+) -> tuple[str, bool, bool]:
     """Pick the device and resolve the speed flags (None = on for CUDA, off elsewhere).
 
     Turns on ``cudnn.benchmark`` for CUDA: training shapes never change.
@@ -472,7 +502,10 @@ def setup_device(name: str, *, amp: bool | None, channels_last: bool | None) -> 
     amp = cuda if amp is None else amp
     channels_last = cuda if channels_last is None else channels_last
     if amp and not cuda:
-        log.warning("--amp (bf16 autocast) is meant for CUDA; on %s it is slow and only tested loosely", device)
+        log.warning(
+            "--amp (bf16 autocast) is meant for CUDA; on %s it is slow and only tested loosely",
+            device,
+        )
     return device, amp, channels_last
 
 
@@ -536,8 +569,12 @@ class StageBase:
         return float(self.opt.param_groups[0]["lr"])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
-                "sched": self.sched.state_dict(), "sampler": self.sampler.state_dict()}
+        return {
+            "net": self.net.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "sampler": self.sampler.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
@@ -574,7 +611,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError for a truncated file
-        raise InputError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); delete it to start over") from None
+        raise InputError(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}: "
+            f"{exc}); delete it to start over"
+        ) from None
 
 
 def _rng_state() -> dict[str, Any]:
@@ -713,11 +753,14 @@ def run_training(task: TrainTask, cfg: LoopConfig) -> LoopResult:
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
         saved = ckpt.get("identity", {})
-        diff = sorted(k for k in set(saved) | set(cfg.identity) if saved.get(k) != cfg.identity.get(k))
+        diff = sorted(
+            k for k in set(saved) | set(cfg.identity) if saved.get(k) != cfg.identity.get(k)
+        )
         if diff:
             k = diff[0]
             raise InputError(
-                f"{ckpt_path} was made with {k}={saved.get(k)!r}, this run has {k}={cfg.identity.get(k)!r}: "
+                f"{ckpt_path} was made with {k}={saved.get(k)!r}, this run "
+                f"has {k}={cfg.identity.get(k)!r}: "
                 "rerun with the same settings to resume, or use another --out"
             )
         task.load_state_dict(ckpt["task"])
@@ -777,20 +820,38 @@ def run_training(task: TrainTask, cfg: LoopConfig) -> LoopResult:
                     mean = loss_sum.item() / window
                     loss_sum.zero_()
                     window = 0
-                    row = {"step": step, "loss": f"{mean:.6g}", "lr": f"{task.current_lr():.6g}",
-                           "seconds": f"{seconds_before + elapsed:.1f}"}
+                    row = {
+                        "step": step,
+                        "loss": f"{mean:.6g}",
+                        "lr": f"{task.current_lr():.6g}",
+                        "seconds": f"{seconds_before + elapsed:.1f}",
+                    }
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean:.4g}", lr=f"{task.current_lr():.2e}")
                     else:
-                        log.info("step %d/%d loss %.5g lr %.3g %.2f step/s ETA %s", step, cfg.steps, mean,
-                                 task.current_lr(), rate, _fmt_eta((cfg.steps - step) / max(rate, 1e-9)))
+                        log.info(
+                            "step %d/%d loss %.5g lr %.3g %.2f step/s ETA %s",
+                            step,
+                            cfg.steps,
+                            mean,
+                            task.current_lr(),
+                            rate,
+                            _fmt_eta((cfg.steps - step) / max(rate, 1e-9)),
+                        )
                 if step % cfg.val_every == 0 or step == cfg.steps:
                     val = task.validate()
-                    row = row or {"step": step, "lr": f"{task.current_lr():.6g}",
-                                  "seconds": f"{seconds_before + time.monotonic() - start:.1f}"}
+                    row = row or {
+                        "step": step,
+                        "lr": f"{task.current_lr():.6g}",
+                        "seconds": f"{seconds_before + time.monotonic() - start:.1f}",
+                    }
                     row.update({k: f"{v:.6g}" for k, v in val.items()})
-                    log.info("step %d validation: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
+                    log.info(
+                        "step %d validation: %s",
+                        step,
+                        ", ".join(f"{k} {v:.4f}" for k, v in val.items()),
+                    )
                 if row:
                     writer.writerow(row)
                     log_file.flush()
@@ -800,9 +861,14 @@ def run_training(task: TrainTask, cfg: LoopConfig) -> LoopResult:
                     checkpoint()
             if stopped != "done" and step > start_step and step % cfg.val_every != 0:
                 val = task.validate()
-                writer.writerow({"step": step, "lr": f"{task.current_lr():.6g}",
-                                 "seconds": f"{seconds_before + time.monotonic() - start:.1f}",
-                                 **{k: f"{v:.6g}" for k, v in val.items()}})
+                writer.writerow(
+                    {
+                        "step": step,
+                        "lr": f"{task.current_lr():.6g}",
+                        "seconds": f"{seconds_before + time.monotonic() - start:.1f}",
+                        **{k: f"{v:.6g}" for k, v in val.items()},
+                    }
+                )
             checkpoint()
     finally:
         log_file.close()
@@ -811,7 +877,11 @@ def run_training(task: TrainTask, cfg: LoopConfig) -> LoopResult:
 
     seconds = seconds_before + (time.monotonic() - start)
     if stopped == "time-cap":
-        log.info("time cap of %s min reached at step %d: checkpoint written, weights exported", cfg.max_minutes, step)
+        log.info(
+            "time cap of %s min reached at step %d: checkpoint written, weights exported",
+            cfg.max_minutes,
+            step,
+        )
     metadata = {
         "command": cfg.command,
         "steps": str(step),
@@ -844,5 +914,7 @@ def command_line(ctx: Any) -> str:
     argv = sys.argv[1:]
     if argv and "pytest" not in sys.argv[0]:
         return " ".join(["bsrbench", *argv])
-    params = " ".join(f"--{k.replace('_', '-')}={v}" for k, v in sorted(ctx.params.items()) if v is not None)
+    params = " ".join(
+        f"--{k.replace('_', '-')}={v}" for k, v in sorted(ctx.params.items()) if v is not None
+    )
     return f"bsrbench train {ctx.info_name} {params}"

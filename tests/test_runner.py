@@ -178,3 +178,19 @@ def test_oracle_on_unblurred_protocol_is_a_clear_error(registry, hr_dir, tmp_pat
     ds = resolve_dataset(registry, "bicubic", hr=hr_dir, scale=4, cache_dir=tmp_path)
     with pytest.raises(InputError, match="ground-truth kernels"):
         _run(reg, ds, tmp_path / "r", "fake15", "oracle")
+
+
+def test_runner_save_images_stores_every_step(dataset, tmp_path):
+    from bsrbench.runner import image_dir
+
+    reg = load_registry(extra=[_plugin()])
+    plan = plan_method(reg, "fake15", "oracle", {}, 4)
+    out = tmp_path / "r"
+    run(RunConfig(plan=plan, dataset=dataset, out=out, quiet=True, save_images=True), reg)
+    assert (image_dir(out, "hr", "gaussian8/hr", 4) / "grey.png").is_file()
+    assert (image_dir(out, "lr", "gaussian8/hr", 4) / "colour_k7.png").is_file()
+    assert (image_dir(out, "gt_kernel", "gaussian8/hr", 4) / "colour_k0.npy").is_file()
+    sr_dir = image_dir(out, "sr", "gaussian8/hr", 4, "fake15+oracle")
+    assert len(list(sr_dir.glob("*.png"))) == 16
+    kdir = image_dir(out, "kernel", "gaussian8/hr", 4, "fake15+oracle")
+    assert (kdir / "grey_k3_s0.npy").is_file()

@@ -40,69 +40,43 @@ __all__ = ["STAGE_DEFAULTS", "ikc_command"]
 log = logging.getLogger(__name__)
 
 STAGES = ("sftmd", "predictor", "corrector")
-_YML = {"sftmd": "train_SFTMD.yml", "predictor": "train_Predictor.yml", "corrector": "train_Corrector.yml"}
+_YML = {
+    "sftmd": "train_SFTMD.yml",
+    "predictor": "train_Predictor.yml",
+    "corrector": "train_Corrector.yml",
+}
 # Per-stage defaults, each from codes/options/train/<_YML[stage]> of yuanjunchai/IKC:
 # niter, pixel_criterion, lr_scheme, logger.print_freq, train.val_freq,
 # logger.save_checkpoint_freq.
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sftmd": {"steps": 500_000, "loss": "l1", "lr_scheme": "cosine-restart",
-              "log_every": 100, "val_every": 5000, "save_every": 50_000},
-    "predictor": {"steps": 5000, "loss": "l2", "lr_scheme": "constant",
-                  "log_every": 10, "val_every": 500, "save_every": 500},
-    "corrector": {"steps": 5000, "loss": "l2", "lr_scheme": "constant",
-                  "log_every": 10, "val_every": 5000, "save_every": 100},
+    "sftmd": {
+        "steps": 500_000,
+        "loss": "l1",
+        "lr_scheme": "cosine-restart",
+        "log_every": 100,
+        "val_every": 5000,
+        "save_every": 50_000,
+    },
+    "predictor": {
+        "steps": 5000,
+        "loss": "l2",
+        "lr_scheme": "constant",
+        "log_every": 10,
+        "val_every": 500,
+        "save_every": 500,
+    },
+    "corrector": {
+        "steps": 5000,
+        "loss": "l2",
+        "lr_scheme": "constant",
+        "log_every": 10,
+        "val_every": 5000,
+        "save_every": 100,
+    },
 }
 
 
 # --------------------------------------------------------------------------- weights
-
-
-def _strip(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Drop the unused ``sft_branch.*`` and a ``module.`` prefix (FACTS.md §8)."""
-    out = {}
-    for key, value in state.items():
-        key = key.removeprefix("module.")
-        if not key.startswith("sft_branch."):
-            out[key] = value
-    return out
-
-
-def _load_sftmd(path: Path, scale: int, code_len: int) -> torch.nn.Module:
-    """Build an SFTMD of the size stored in ``path`` (nf, nb read from the keys) and load it."""
-    from bsrbench.errors import WeightsError
-    from bsrbench.weights import load_state_dict
-    from bsrbench_ikc.archs import SFTMD
-
-    state = _strip(load_state_dict(path))
-    if "conv1.weight" not in state:
-        raise WeightsError(f"{path} is not an SFTMD state dict (no conv1.weight)")
-    nf = state["conv1.weight"].shape[0]
-    nb = len({k.split(".")[0] for k in state if k.startswith("SFT-residual")})
-    net = SFTMD(nf=nf, nb=nb, scale=scale, input_para=code_len)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise WeightsError(f"{path} does not fit SFTMD x{scale} (nf={nf}, nb={nb}): {first}") from None
-    return net
-
-
-def _load_small(path: Path, kind: str, code_len: int) -> torch.nn.Module:
-    """Load a Predictor or Corrector, its width read from ``ConvNet.0.weight``."""
-    from bsrbench.errors import WeightsError
-    from bsrbench.weights import load_state_dict
-    from bsrbench_ikc.archs import Corrector, Predictor
-
-    state = {k.removeprefix("module."): v for k, v in load_state_dict(path).items()}
-    if "ConvNet.0.weight" not in state:
-        raise WeightsError(f"{path} is not a {kind} state dict (no ConvNet.0.weight)")
-    cls = Predictor if kind == "predictor" else Corrector
-    net = cls(nf=state["ConvNet.0.weight"].shape[0], code_len=code_len)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path} does not fit the {kind}: {str(exc).strip().splitlines()[0]}") from None
-    return net
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,14 +115,26 @@ def _resolve_pca(choice: str | None, scale: int, sftmd: Path | None) -> tuple[An
 class _Stage(StageBase):
     """What the three stages share: the options, the PCA, validation and export."""
 
-    def __init__(self, net: torch.nn.Module, o: dict[str, Any], sampler: Any, val: Any, pca: Any) -> None:
+    def __init__(
+        self, net: torch.nn.Module, o: dict[str, Any], sampler: Any, val: Any, pca: Any
+    ) -> None:
         import torch
 
         from bsrbench.training import lr_lambda
 
-        schedule = lr_lambda(o["lr_scheme"], period=o["lr_period"], eta_min_ratio=o["eta_min"] / o["lr"])
-        super().__init__(net, sampler=sampler, device=o["device"], lr=o["lr"], betas=(o["beta1"], o["beta2"]),
-                         schedule=schedule, amp=o["amp"], channels_last=o["channels_last"])
+        schedule = lr_lambda(
+            o["lr_scheme"], period=o["lr_period"], eta_min_ratio=o["eta_min"] / o["lr"]
+        )
+        super().__init__(
+            net,
+            sampler=sampler,
+            device=o["device"],
+            lr=o["lr"],
+            betas=(o["beta1"], o["beta2"]),
+            schedule=schedule,
+            amp=o["amp"],
+            channels_last=o["channels_last"],
+        )
         self.o, self.val = o, val
         self.pca = torch.as_tensor(pca.matrix).to(self.device)
         self.crit = torch.nn.L1Loss() if o["loss"] == "l1" else torch.nn.MSELoss()
@@ -160,16 +146,16 @@ class _Stage(StageBase):
     def psnr(self, sr: Tensor) -> float:
         from bsrbench.metrics import score
 
-        return float(score(sr.float().clamp(0, 1), self.val.hr_u8, scale=self.o["scale"])["psnr"].mean())
+        return float(
+            score(sr.float().clamp(0, 1), self.val.hr_u8, scale=self.o["scale"])["psnr"].mean()
+        )
 
     def export(self, out: Path, metadata: dict[str, str]) -> list[Path]:
-        from bsrbench.weights import save_state_dict
+        from bsrbench_ikc.checkpoints import save_weights
 
-        name = f"{self.o['stage']}_x{self.o['scale']}.safetensors"
-        pca_path = out / f"pca_x{self.o['scale']}.safetensors"
-        save_state_dict(self.net.state_dict(), out / name, metadata)
-        save_state_dict(self.o["pca_obj"].state_dict(), pca_path, metadata)
-        return [out / name, pca_path]
+        parts = {self.o["stage"]: self.net, "pca": self.o["pca_obj"]}
+        written = save_weights(out, self.o["scale"], metadata=metadata, **parts)
+        return list(written.values())
 
 
 class _SFTMDStage(_Stage):
@@ -195,7 +181,9 @@ class _SFTMDStage(_Stage):
 class _PredictorStage(_Stage):
     val_columns = ("val_code_l2",)
 
-    def __init__(self, net: Any, o: dict[str, Any], sampler: Any, val: Any, pca: Any, sftmd: Any) -> None:
+    def __init__(
+        self, net: Any, o: dict[str, Any], sampler: Any, val: Any, pca: Any, sftmd: Any
+    ) -> None:
         super().__init__(net, o, sampler, val, pca)
         self.sftmd = self.frozen(sftmd)
 
@@ -228,7 +216,16 @@ class _PredictorStage(_Stage):
 class _CorrectorStage(_Stage):
     val_columns = ("val_code_l2", "val_psnr_start", "val_code_l2_start")
 
-    def __init__(self, net: Any, o: dict[str, Any], sampler: Any, val: Any, pca: Any, sftmd: Any, predictor: Any) -> None:
+    def __init__(
+        self,
+        net: Any,
+        o: dict[str, Any],
+        sampler: Any,
+        val: Any,
+        pca: Any,
+        sftmd: Any,
+        predictor: Any,
+    ) -> None:
         super().__init__(net, o, sampler, val, pca)
         self.sftmd = self.frozen(sftmd)
         self.predictor = self.frozen(predictor)
@@ -269,14 +266,21 @@ class _CorrectorStage(_Stage):
         true = self.encode(self.val.kernels)
         est = self._start(self.val.lr)
         sr = self._sr(self.val.lr, est)
-        start = {"val_psnr_start": self.psnr(sr), "val_code_l2_start": float((est - true).norm(dim=1).mean())}
+        start = {
+            "val_psnr_start": self.psnr(sr),
+            "val_code_l2_start": float((est - true).norm(dim=1).mean()),
+        }
         self.net.eval()
         for _ in range(self.o["corrector_steps"]):
             with torch.no_grad(), self.amp():
                 est = self.net(self.cl(sr), est).float()
             sr = self._sr(self.val.lr, est)
         self.net.train()
-        return {"val_psnr": self.psnr(sr), "val_code_l2": float((est - true).norm(dim=1).mean()), **start}
+        return {
+            "val_psnr": self.psnr(sr),
+            "val_code_l2": float((est - true).norm(dim=1).mean()),
+            **start,
+        }
 
 
 # --------------------------------------------------------------------------- command
@@ -298,147 +302,367 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> None:
     )
     from bsrbench_ikc import pca as pca_mod
     from bsrbench_ikc.archs import SFTMD, Corrector, Predictor
+    from bsrbench_ikc.checkpoints import load_predictor, load_sftmd
 
     stage, scale = o["stage"], o["scale"]
     for key, value in STAGE_DEFAULTS[stage].items():
         if o[key] is None:
             o[key] = value
     if stage != "sftmd" and o["sftmd"] is None:
-        raise InputError(f"--stage {stage} needs --sftmd: the trained SFTMD weights (sftmd_x{scale}.safetensors)")
+        raise InputError(
+            f"--stage {stage} needs --sftmd: the trained SFTMD weights (sftmd_x{scale}.safetensors)"
+        )
     if stage == "corrector" and o["predictor"] is None:
-        raise InputError("--stage corrector needs --predictor: the trained Predictor weights, for the first estimates")
+        raise InputError(
+            "--stage corrector needs --predictor: the trained Predictor "
+            "weights, for the first estimates"
+        )
     lo, hi = pca_mod.SIGMA_RANGE[scale]
     o["sigma_min"] = lo if o["sigma_min"] is None else o["sigma_min"]
     o["sigma_max"] = hi if o["sigma_max"] is None else o["sigma_max"]
-    device, amp, channels_last = setup_device(o["device"], amp=o["amp"], channels_last=o["channels_last"])
+    device, amp, channels_last = setup_device(
+        o["device"], amp=o["amp"], channels_last=o["channels_last"]
+    )
     o.update(device=device, amp=amp, channels_last=channels_last)
 
     pca, pca_source = _resolve_pca(o["pca"], scale, o["sftmd"])
     if pca.kernel_size != o["kernel_size"]:
-        raise InputError(f"the PCA is for {pca.kernel_size}x{pca.kernel_size} kernels, --kernel-size is {o['kernel_size']}")
+        raise InputError(
+            f"the PCA is for {pca.kernel_size}x{pca.kernel_size} kernels, "
+            f"--kernel-size is {o['kernel_size']}"
+        )
     o["pca_obj"] = pca
     code_len = pca.dim
     hr_size = o["lr_size"] * scale
     images = load_hr_images(o["hr"], device=device, min_size=hr_size)
-    val_images = load_hr_images(o["val_dir"], device=device, min_size=scale * 8) if o["val_dir"] else None
+    val_images = (
+        load_hr_images(o["val_dir"], device=device, min_size=scale * 8) if o["val_dir"] else None
+    )
     train_images, val_images = split_validation(images, val_images, hold_out=o["val_count"])
     sigma_range = (o["sigma_min"], o["sigma_max"])
     sampler = PairSampler(
-        train_images, scale=scale, lr_size=o["lr_size"], batch=o["batch_size"], downsampler=o["downsampler"],
-        kernel_size=o["kernel_size"], sigma_range=sigma_range, rate_iso=o["rate_iso"], augment=o["augment"],
+        train_images,
+        scale=scale,
+        lr_size=o["lr_size"],
+        batch=o["batch_size"],
+        downsampler=o["downsampler"],
+        kernel_size=o["kernel_size"],
+        sigma_range=sigma_range,
+        rate_iso=o["rate_iso"],
+        augment=o["augment"],
         seed=o["seed"],
     )
-    val = validation_pairs(val_images, count=o["val_count"], scale=scale, hr_size=hr_size,
-                           downsampler=o["downsampler"], kernel_size=o["kernel_size"], sigma_range=sigma_range)
+    val = validation_pairs(
+        val_images,
+        count=o["val_count"],
+        scale=scale,
+        hr_size=hr_size,
+        downsampler=o["downsampler"],
+        kernel_size=o["kernel_size"],
+        sigma_range=sigma_range,
+    )
 
     torch.manual_seed(o["seed"])
     if stage == "sftmd":
-        task: Any = _SFTMDStage(SFTMD(nf=o["nf"], nb=o["nb"], scale=scale, input_para=code_len), o, sampler, val, pca)
+        task: Any = _SFTMDStage(
+            SFTMD(nf=o["nf"], nb=o["nb"], scale=scale, input_para=code_len), o, sampler, val, pca
+        )
     else:
-        sftmd = _load_sftmd(Path(o["sftmd"]), scale, code_len)
+        sftmd = load_sftmd(o["sftmd"], scale)
         if stage == "predictor":
-            task = _PredictorStage(Predictor(nf=o["nf"], code_len=code_len), o, sampler, val, pca, sftmd)
+            task = _PredictorStage(
+                Predictor(nf=o["nf"], code_len=code_len), o, sampler, val, pca, sftmd
+            )
         else:
-            predictor = _load_small(Path(o["predictor"]), "predictor", code_len)
-            task = _CorrectorStage(Corrector(nf=o["nf"], code_len=code_len), o, sampler, val, pca, sftmd, predictor)
+            predictor = load_predictor(o["predictor"])
+            task = _CorrectorStage(
+                Corrector(nf=o["nf"], code_len=code_len), o, sampler, val, pca, sftmd, predictor
+            )
 
-    identity = {k: o[k] for k in ("stage", "scale", "nf", "nb", "lr_size", "batch_size", "kernel_size",
-                                  "loss", "lr_scheme", "corrector_steps", "downsampler", "seed")}
+    identity = {
+        k: o[k]
+        for k in (
+            "stage",
+            "scale",
+            "nf",
+            "nb",
+            "lr_size",
+            "batch_size",
+            "kernel_size",
+            "loss",
+            "lr_scheme",
+            "corrector_steps",
+            "downsampler",
+            "seed",
+        )
+    }
     identity["pca"] = pca_source
     cfg = LoopConfig(
-        out=Path(o["out"]), steps=o["steps"], identity=identity, command=command_line(ctx), data=str(o["hr"]),
-        seed=o["seed"], device=device, max_minutes=o["max_minutes"], log_every=o["log_every"],
-        val_every=o["val_every"], save_every=o["save_every"],
-        extra_metadata={"method": "ikc", "stage": stage, "scale": str(scale), "pca": pca_source,
-                        "downsampler": o["downsampler"], "sigma_range": f"{sigma_range[0]},{sigma_range[1]}",
-                        "sftmd": str(o["sftmd"] or ""), "predictor": str(o["predictor"] or "")},
+        out=Path(o["out"]),
+        steps=o["steps"],
+        identity=identity,
+        command=command_line(ctx),
+        data=str(o["hr"]),
+        seed=o["seed"],
+        device=device,
+        max_minutes=o["max_minutes"],
+        log_every=o["log_every"],
+        val_every=o["val_every"],
+        save_every=o["save_every"],
+        extra_metadata={
+            "method": "ikc",
+            "stage": stage,
+            "scale": str(scale),
+            "pca": pca_source,
+            "downsampler": o["downsampler"],
+            "sigma_range": f"{sigma_range[0]},{sigma_range[1]}",
+            "sftmd": str(o["sftmd"] or ""),
+            "predictor": str(o["predictor"] or ""),
+        },
     )
     result = run_training(task, cfg)
-    log.info("%s: stopped (%s) at step %d after %.0f s; wrote %s", stage, result.stopped, result.step,
-             result.seconds, ", ".join(p.name for p in result.files))
+    log.info(
+        "%s: stopped (%s) at step %d after %.0f s; wrote %s",
+        stage,
+        result.stopped,
+        result.step,
+        result.seconds,
+        ", ".join(p.name for p in result.files),
+    )
     if result.stopped == "interrupted":
         ctx.exit(130)
 
 
 def ikc_command() -> click.Command:
     """Build the ``ikc`` command for ``bsrbench train`` (torch is imported only when it runs)."""
-    per_stage = "per stage, from codes/options/train/train_{SFTMD,Predictor,Corrector}.yml of yuanjunchai/IKC"
+    per_stage = "per stage, from train_{SFTMD,Predictor,Corrector}.yml of yuanjunchai/IKC"
 
     @click.command("ikc", help=__doc__.split("\n\n")[0].replace("``", "'"))
-    @click.option("--stage", type=click.Choice(STAGES), required=True, help="sftmd first, then predictor, then corrector.")
-    @click.option("--hr", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-                  help="Folder of HR training images (PNG/JPG); all are loaded to the device once.")
-    @click.option("--scale", type=click.Choice(["2", "3", "4"]), default="4", show_default=True,
-                  callback=lambda c, p, v: int(v), help="SR factor (scale: 4 in the official configs).")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-                  help="Run folder: checkpoint.pt, train_log.csv, weights, train_summary.json. Rerun to resume.")
-    @click.option("--sftmd", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Frozen SFTMD weights for --stage predictor/corrector (sftmd_x{s}.safetensors).")
-    @click.option("--predictor", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Frozen Predictor weights giving the Corrector its first estimates (--stage corrector).")
-    @click.option("--pca", default=None, metavar="official|computed|PATH",
-                  help="Kernel PCA: 'official' (the released pca_matrix.pth, rebuilt by its recipe), 'computed' "
-                       "(same recipe over this scale's sigma range) or a file. Default: official for sftmd; later "
-                       "stages use the pca_x{s}.safetensors beside --sftmd.")
-    @click.option("--steps", type=click.IntRange(min=1), default=None,
-                  help=f"Total steps (batches). Default niter {per_stage}: 500000 / 5000 / 5000.")
-    @click.option("--max-minutes", type=click.FloatRange(min=0), default=None,
-                  help="Wall-clock cap for this invocation: stop cleanly, checkpoint and export.")
-    @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-                  help="batch_size of all three train_*.yml.")
-    @click.option("--lr-size", type=click.IntRange(min=8), default=64, show_default=True,
-                  help="LR patch side (LR_size in train_*.yml; the HR crop is lr-size x scale, GT_size 256 at x4).")
-    @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
-                  help="Adam learning rate (lr_G in train_*.yml).")
-    @click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (train_*.yml).")
-    @click.option("--beta2", type=float, default=0.99, show_default=True, help="Adam beta2 (train_*.yml).")
-    @click.option("--lr-scheme", type=click.Choice(["constant", "cosine-restart", "multistep"]), default=None,
-                  help="Default: cosine-restart for sftmd (CosineAnnealingLR_Restart in train_SFTMD.yml), constant "
-                       "for predictor/corrector (lr_scheme: ~).")
-    @click.option("--lr-period", type=click.IntRange(min=1), default=125_000, show_default=True,
-                  help="Cosine period, restarting after each (T_period/restarts of train_SFTMD.yml).")
-    @click.option("--eta-min", type=float, default=1e-7, show_default=True, help="Cosine floor (eta_min, train_SFTMD.yml).")
-    @click.option("--loss", type=click.Choice(["l1", "l2"]), default=None,
-                  help="Default: l1 for sftmd, l2 (MSE on codes) for predictor/corrector (pixel_criterion).")
-    @click.option("--corrector-steps", type=click.IntRange(min=1), default=7, show_default=True,
-                  help="Corrector updates per batch, each on SFTMD's output at the current estimate "
-                       "(step: 7 in train_Corrector.yml; also the validation iterations).")
-    @click.option("--nf", type=click.IntRange(min=1), default=64, show_default=True,
-                  help="Feature channels of the trained network (network_G nf). Use e.g. --nf 16 --nb 4 for a quick "
-                       "'small' variant; sizes of frozen networks are read from their files.")
-    @click.option("--nb", type=click.IntRange(min=1), default=16, show_default=True,
-                  help="SFTMD residual blocks (network_G nb).")
-    @click.option("--kernel-size", type=click.IntRange(min=3), default=21, show_default=True,
-                  help="Blur kernel side (kernel_size in train_*.yml).")
-    @click.option("--sigma-min", type=float, default=None,
-                  help="Smallest kernel width (sig_min 0.2 in train_SFTMD.yml).")
-    @click.option("--sigma-max", type=float, default=None,
-                  help="Largest kernel width: 4.0 at x4 (sig_max, train_SFTMD.yml); 2.0 / 3.0 at x2 / x3 "
-                       "(IKC paper, Sec. 4.1).")
-    @click.option("--rate-iso", type=click.FloatRange(0, 1), default=1.0, show_default=True,
-                  help="Share of isotropic kernels (rate_iso=1.0 in train_SFTMD.py / train_IKC.py); the rest are "
-                       "IKC's anisotropic kernels.")
-    @click.option("--downsampler", type=click.Choice(["matlab-bicubic", "pil-bicubic", "direct"]),
-                  default="matlab-bicubic", show_default=True,
-                  help="How LR is made from the blurred HR; default the benchmark's test protocol "
-                       "(the official training used pil-bicubic).")
-    @click.option("--augment/--no-augment", default=True, show_default=True,
-                  help="Random flips and transposes (use_flip/use_rot in train_*.yml).")
-    @click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-                  help="Validation HR images; default: hold out the last --val-count images of --hr.")
-    @click.option("--val-count", type=click.IntRange(min=1), default=8, show_default=True,
-                  help="Fixed validation pairs (centre crops, sigma evenly over the range).")
-    @click.option("--log-every", type=click.IntRange(min=1), default=None,
-                  help=f"Steps per log line and CSV row (print_freq {per_stage}: 100 / 10 / 10).")
-    @click.option("--val-every", type=click.IntRange(min=1), default=None,
-                  help=f"Steps per validation (val_freq {per_stage}: 5000 / 500 / 5000).")
-    @click.option("--save-every", type=click.IntRange(min=1), default=None,
-                  help=f"Steps per checkpoint (save_checkpoint_freq {per_stage}: 50000 / 500 / 100).")
-    @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (manual_seed: 0).")
-    @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+    @click.option(
+        "--stage",
+        type=click.Choice(STAGES),
+        required=True,
+        help="sftmd first, then predictor, then corrector.",
+    )
+    @click.option(
+        "--hr",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+        help="Folder of HR training images (PNG/JPG); all are loaded to the device once.",
+    )
+    @click.option(
+        "--scale",
+        type=click.Choice(["2", "3", "4"]),
+        default="4",
+        show_default=True,
+        callback=lambda c, p, v: int(v),
+        help="SR factor (scale: 4 in the official configs).",
+    )
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Run folder: checkpoint.pt, train_log.csv, weights, "
+        "train_summary.json. Rerun to resume.",
+    )
+    @click.option(
+        "--sftmd",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Frozen SFTMD weights for --stage predictor/corrector (sftmd_x{s}.safetensors).",
+    )
+    @click.option(
+        "--predictor",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Frozen Predictor weights giving the Corrector its first "
+        "estimates (--stage corrector).",
+    )
+    @click.option(
+        "--pca",
+        default=None,
+        metavar="official|computed|PATH",
+        help="Kernel PCA: 'official' (the released pca_matrix.pth, "
+        "rebuilt by its recipe), 'computed' "
+        "(same recipe over this scale's sigma range) or a file. Default: official for sftmd; later "
+        "stages use the pca_x{s}.safetensors beside --sftmd.",
+    )
+    @click.option(
+        "--steps",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"Total steps (batches). Default niter {per_stage}: 500000 / 5000 / 5000.",
+    )
+    @click.option(
+        "--max-minutes",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Wall-clock cap for this invocation: stop cleanly, checkpoint and export.",
+    )
+    @click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
+        help="batch_size of all three train_*.yml.",
+    )
+    @click.option(
+        "--lr-size",
+        type=click.IntRange(min=8),
+        default=64,
+        show_default=True,
+        help="LR patch side (LR_size in train_*.yml; the HR crop is "
+        "lr-size x scale, GT_size 256 at x4).",
+    )
+    @click.option(
+        "--lr",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1e-4,
+        show_default=True,
+        help="Adam learning rate (lr_G in train_*.yml).",
+    )
+    @click.option(
+        "--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (train_*.yml)."
+    )
+    @click.option(
+        "--beta2", type=float, default=0.99, show_default=True, help="Adam beta2 (train_*.yml)."
+    )
+    @click.option(
+        "--lr-scheme",
+        type=click.Choice(["constant", "cosine-restart", "multistep"]),
+        default=None,
+        help="Default: cosine-restart for sftmd "
+        "(CosineAnnealingLR_Restart in train_SFTMD.yml), constant "
+        "for predictor/corrector (lr_scheme: ~).",
+    )
+    @click.option(
+        "--lr-period",
+        type=click.IntRange(min=1),
+        default=125_000,
+        show_default=True,
+        help="Cosine period, restarting after each (T_period/restarts of train_SFTMD.yml).",
+    )
+    @click.option(
+        "--eta-min",
+        type=float,
+        default=1e-7,
+        show_default=True,
+        help="Cosine floor (eta_min, train_SFTMD.yml).",
+    )
+    @click.option(
+        "--loss",
+        type=click.Choice(["l1", "l2"]),
+        default=None,
+        help="Default: l1 for sftmd, l2 (MSE on codes) for predictor/corrector (pixel_criterion).",
+    )
+    @click.option(
+        "--corrector-steps",
+        type=click.IntRange(min=1),
+        default=7,
+        show_default=True,
+        help="Corrector updates per batch, each on SFTMD's output at the current estimate "
+        "(step: 7 in train_Corrector.yml; also the validation iterations).",
+    )
+    @click.option(
+        "--nf",
+        type=click.IntRange(min=1),
+        default=64,
+        show_default=True,
+        help="Feature channels of the trained network (network_G nf). Use "
+        "e.g. --nf 16 --nb 4 for a quick "
+        "'small' variant; sizes of frozen networks are read from their files.",
+    )
+    @click.option(
+        "--nb",
+        type=click.IntRange(min=1),
+        default=16,
+        show_default=True,
+        help="SFTMD residual blocks (network_G nb).",
+    )
+    @click.option(
+        "--kernel-size",
+        type=click.IntRange(min=3),
+        default=21,
+        show_default=True,
+        help="Blur kernel side (kernel_size in train_*.yml).",
+    )
+    @click.option(
+        "--sigma-min",
+        type=float,
+        default=None,
+        help="Smallest kernel width (sig_min 0.2 in train_SFTMD.yml).",
+    )
+    @click.option(
+        "--sigma-max",
+        type=float,
+        default=None,
+        help="Largest kernel width: 4.0 at x4 (sig_max, train_SFTMD.yml); 2.0 / 3.0 at x2 / x3 "
+        "(IKC paper, Sec. 4.1).",
+    )
+    @click.option(
+        "--rate-iso",
+        type=click.FloatRange(0, 1),
+        default=1.0,
+        show_default=True,
+        help="Share of isotropic kernels (rate_iso=1.0 in train_SFTMD.py "
+        "/ train_IKC.py); the rest are "
+        "IKC's anisotropic kernels.",
+    )
+    @click.option(
+        "--downsampler",
+        type=click.Choice(["matlab-bicubic", "pil-bicubic", "direct"]),
+        default="matlab-bicubic",
+        show_default=True,
+        help="How LR is made from the blurred HR; default the benchmark's test protocol "
+        "(the official training used pil-bicubic).",
+    )
+    @click.option(
+        "--augment/--no-augment",
+        default=True,
+        show_default=True,
+        help="Random flips and transposes (use_flip/use_rot in train_*.yml).",
+    )
+    @click.option(
+        "--val-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="Validation HR images; default: hold out the last --val-count images of --hr.",
+    )
+    @click.option(
+        "--val-count",
+        type=click.IntRange(min=1),
+        default=8,
+        show_default=True,
+        help="Fixed validation pairs (centre crops, sigma evenly over the range).",
+    )
+    @click.option(
+        "--log-every",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"Steps per log line and CSV row (print_freq {per_stage}: 100 / 10 / 10).",
+    )
+    @click.option(
+        "--val-every",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"Steps per validation (val_freq {per_stage}: 5000 / 500 / 5000).",
+    )
+    @click.option(
+        "--save-every",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"Steps per checkpoint (save_checkpoint_freq {per_stage}: 50000 / 500 / 100).",
+    )
+    @click.option(
+        "--seed", type=int, default=0, show_default=True, help="Random seed (manual_seed: 0)."
+    )
+    @click.option(
+        "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
+    )
     @click.option("--amp/--no-amp", default=None, help="bf16 autocast; default on for CUDA only.")
-    @click.option("--channels-last/--no-channels-last", default=None,
-                  help="channels_last memory format; default on for CUDA only.")
+    @click.option(
+        "--channels-last/--no-channels-last",
+        default=None,
+        help="channels_last memory format; default on for CUDA only.",
+    )
     @click.pass_context
     def command(ctx: click.Context, **o: Any) -> None:
         _train(ctx, o)

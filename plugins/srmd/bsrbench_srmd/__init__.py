@@ -8,7 +8,7 @@ explicit, recorded ``center-crop`` conversion. Torch loads lazily in the factori
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from bsrbench import ModelSpec, hookimpl
@@ -18,15 +18,13 @@ __version__ = "0.1.0"
 PAPER = ("Zhang, Zuo, Zhang, Learning a Single Convolutional Super-Resolution Network for "
          "Multiple Degradations, CVPR 2018")
 LICENSE = "MIT (KAIR architecture and PCA basis; bsrbench bundled weights)"
-BUNDLED = Path(__file__).resolve().parent / "weights"
 SCALES = (2, 3, 4)
 
 
 def _bundled(variant: str) -> Any:
-    def available(scale: int) -> bool:
-        return (BUNDLED / f"{variant}_x{scale}.safetensors").is_file()
+    from bsrbench_srmd.weight_files import weights_available
 
-    return available
+    return partial(weights_available, variant=variant)
 
 
 def _factory(name: str) -> Any:
