@@ -13,7 +13,6 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,90 +82,60 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @main.command()
-@click.option("--method", "-m", required=True, help="Method or non-blind model name.")
+@click.option("--method", "-m", default=None,
+              help="Method or non-blind model name; a comma list sweeps several.")
 @click.option("--kernel", "-k", default=None,
-              help="Kernel estimator for a non-blind model (oracle, ikc.predictor, ikc...).")
-@click.option("--dataset", "-d", required=True,
-              help="Protocol name (gaussian8, bicubic) or FILE.h5.")
-@click.option("--hr", type=click.Path(path_type=Path), default=None,
-              help="Folder of HR images (default: the embedded scikit-image set).")
-@click.option("--scale", "-s", type=int, default=None, help="SR factor (default 4).")
-@click.option("--downsampler", default="matlab-bicubic", show_default=True,
-              help="matlab-bicubic, pil-bicubic (official IKC) or direct.")
-@click.option("--noise", type=float, default=0.0, show_default=True,
+              help="Kernel estimator(s) for non-blind models (oracle, ikc.predictor, ikc...).")
+@click.option("--dataset", "-d", default=None,
+              help="Protocol name(s) (gaussian8, bicubic) or FILE.h5; comma list to sweep.")
+@click.option("--hr", default=None,
+              help="Folder(s) of HR images, comma-separated (default: the embedded set).")
+@click.option("--scale", "-s", default=None, help="SR factor(s), e.g. 4 or 2,3,4 (default 4).")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="TOML file naming methods, kernels, datasets, hr, scales and options.")
+@click.option("--downsampler", default=None,
+              help="matlab-bicubic (default), pil-bicubic (official IKC) or direct.")
+@click.option("--noise", type=float, default=None,
               help="Additive Gaussian noise std (0..255) when building the test set.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--seed", type=int, default=None, help="Noise seed (default 0).")
+@click.option("--device", default=None, help="auto (default), cpu, cuda or mps.")
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default results/<time>-<method>-<dataset>); reuse to resume.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Weights file or folder (default: the plugin's bundled weights).")
 @click.option("--iterations", type=int, default=None,
-              help="Iterations of an iterative method (same as --option iterations=N).")
+              help="Iterations of an iterative method (same as -O iterations=N).")
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE",
               help="Method-specific option (see `bsrbench methods`).")
-@click.option("--convention", default="matlab-y", show_default=True,
-              help="Metric convention: matlab-y, basicsr-y or rgb.")
-@click.option("--batch-size", type=int, default=8, show_default=True,
-              help="LR images per forward pass.")
+@click.option("--convention", default=None,
+              help="Metric convention: matlab-y (default), basicsr-y or rgb.")
+@click.option("--batch-size", type=int, default=None, help="LR images per forward pass (8).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where generated test sets are cached (default ./datasets).")
-@click.option("--save-images", is_flag=True,
+@click.option("--save-images", is_flag=True, default=None,
               help="Store HR, LR, every step's SR and kernels under OUT/images (for reports).")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @handle_errors
-def run(method: str, kernel: str | None, dataset: str, hr: Path | None, scale: int | None,
-        downsampler: str, noise: float, seed: int, device: str, out: Path | None,
-        weights: Path | None, iterations: int | None, options: tuple[str, ...],
-        convention: str, batch_size: int, cache_dir: Path | None, save_images: bool,
-        quiet: bool, verbose: bool) -> None:
-    """Run a method on a test set and score every step (writes results.csv and run.json)."""
+def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: bool,
+        **given: Any) -> None:
+    """Run methods on test sets and score every step (results.csv, run.json, report.html).
+
+    Comma lists (or --config) run every combination into one run directory.
+    """
     _setup_logging(quiet, verbose)
-    from bsrbench.compose import plan_method
-    from bsrbench.datasets import resolve_dataset
-    from bsrbench.device import pick_device
-    from bsrbench.metrics import CONVENTIONS
-    from bsrbench.progress import Progress
-    from bsrbench.runner import RunConfig
-    from bsrbench.runner import run as run_method
-    from bsrbench.summary import load_frame, summary_text
+    from bsrbench.sweep import SweepConfig, run_sweep
 
-    if convention not in CONVENTIONS:
-        raise InputError(f"unknown metric convention {convention!r}: "
-                         f"use one of {', '.join(CONVENTIONS)}")
-    registry = _registry()
     opts: dict[str, Any] = _parse_options(options)
-    if iterations is not None:
-        opts["iterations"] = iterations
-    plan = plan_method(registry, method, kernel, opts, scale)
-    if weights is not None and not weights.exists():
-        raise InputError(f"weights {weights} not found")
-    dev = pick_device(device)
-    bar: list[Progress] = []
-
-    def on_build(n: int) -> None:
-        log.info("building test set %s (%d HR images)...", dataset, n)
-        bar.append(Progress(n, f"build {dataset}", quiet=quiet))
-
-    path = resolve_dataset(registry, dataset, hr=hr, scale=scale, downsampler=downsampler,
-                           noise=noise, seed=seed, cache_dir=cache_dir,
-                           progress=lambda n: bar[-1].update(n), on_build=on_build)
-    for b in bar:
-        b.close()
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("results") / f"{stamp}-{plan.label}-{Path(dataset).stem}"
-    cfg = RunConfig(plan=plan, dataset=path, out=out, device=dev, weights=weights,
-                    convention=convention, batch_size=batch_size,
-                    command=shlex.join(["bsrbench", *sys.argv[1:]]), quiet=quiet,
-                    save_images=save_images)
-    log.info("running %s on %s (%s) -> %s", plan.label, path.name, dev, out)
-    summary = run_method(cfg, registry)
-    click.echo(summary_text(load_frame(summary.results)))
-    click.echo(f"results: {summary.results}")
-    if summary.failed:
-        click.echo(f"error: {summary.failed} LR images failed (see the error column)", err=True)
+    sweep = SweepConfig.from_sources(config, given, opts)
+    sweep = sweep.with_command(shlex.join(["bsrbench", *sys.argv[1:]]))
+    result = run_sweep(sweep, _registry(), quiet=quiet)
+    click.echo(result.summary)
+    click.echo(f"results: {result.results}")
+    if result.report is not None:
+        click.echo(f"report: {result.report}")
+    if result.failed:
+        click.echo(f"error: {result.failed} LR images failed (see the error column)", err=True)
         sys.exit(1)
 
 

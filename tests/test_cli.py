@@ -90,3 +90,33 @@ def test_cli_sr_restores_real_images_with_steps(cli, hr_dir, tmp_path):
     assert bad.exit_code == 2 and "not found" in bad.output
     oracle = cli("sr", "-m", "sftmd", "-k", "oracle", "-i", hr_dir, "-o", "sr")
     assert oracle.exit_code == 2 and "ground-truth" in oracle.output
+
+
+def test_cli_sweep_runs_every_combination_into_one_csv(cli, hr_dir, tmp_path):
+    res = cli("run", "-m", "bicubic", "-d", "gaussian8,bicubic", "--hr", hr_dir,
+              "--scale", "2,4", "--out", "sw", "-q")
+    assert res.exit_code == 0, res.output
+    from bsrbench.summary import load_frame
+
+    frame = load_frame(tmp_path / "sw" / "results.csv")
+    assert sorted(frame.groupby(["dataset", "scale"]).size().items()) == [
+        (("bicubic/hr", 2), 2), (("bicubic/hr", 4), 2),
+        (("gaussian8/hr", 2), 16), (("gaussian8/hr", 4), 16)]
+    again = cli("run", "-m", "bicubic", "-d", "gaussian8,bicubic", "--hr", hr_dir,
+                "--scale", "2,4", "--out", "sw", "-q")
+    assert again.exit_code == 0
+    assert len(load_frame(tmp_path / "sw" / "results.csv")) == 36  # resumed, nothing redone
+
+
+def test_cli_config_file_and_unknown_keys(cli, hr_dir, tmp_path):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(f'methods = ["bicubic"]\ndatasets = ["gaussian8"]\nhr = ["{hr_dir}"]\n'
+                   'scales = [3]\nout = "cfgrun"\n')
+    res = cli("run", "--config", cfg, "-q")
+    assert res.exit_code == 0, res.output
+    assert "x3" in res.output and (tmp_path / "cfgrun" / "results.csv").is_file()
+    cfg.write_text('methods = ["bicubic"]\ndatasets = ["gaussian8"]\nmethdos = 1\n')
+    bad = cli("run", "--config", cfg)
+    assert bad.exit_code == 2 and "unknown key 'methdos'" in bad.output
+    typo = cli("run", "-m", "bicubic,ikcc", "-d", "gaussian8", "--hr", hr_dir)
+    assert typo.exit_code == 2 and "did you mean 'ikc'" in typo.output

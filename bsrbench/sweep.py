@@ -1,0 +1,229 @@
+"""Sweeps: every method x kernel x dataset x HR set x scale into one run directory.
+
+``bsrbench run`` always runs a sweep; a single method on a single dataset is the sweep of
+one. Settings come from ``--config FILE.toml`` and the command line (the command line wins);
+unknown keys in the file are an error. All method plans are validated before any work, so
+a typo fails at once, not after an hour of computing.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bsrbench.errors import InputError
+
+if TYPE_CHECKING:
+    from bsrbench.registry import Registry
+
+__all__ = ["SweepConfig", "SweepResult", "run_sweep"]
+
+log = logging.getLogger("bsrbench")
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What to run. Lists sweep; every combination goes into one results.csv."""
+
+    methods: tuple[str, ...]  # blind methods and/or non-blind models
+    datasets: tuple[str, ...]  # protocol names or .h5 files
+    kernels: tuple[str, ...] = ()  # estimators, applied to every non-blind model
+    hr: tuple[str, ...] = ()  # HR folders for protocols; empty = the embedded set
+    scales: tuple[int, ...] = ()  # empty = each protocol's default (4)
+    downsampler: str = "matlab-bicubic"
+    noise: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    out: Path | None = None
+    weights: Path | None = None
+    iterations: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # -O NAME=VALUE
+    convention: str = "matlab-y"
+    batch_size: int = 8
+    cache_dir: Path | None = None
+    save_images: bool = False
+    command: str = ""
+
+    @classmethod
+    def from_sources(cls, config: Path | None, cli: Mapping[str, Any],
+                     options: Mapping[str, Any]) -> SweepConfig:
+        """Merge a TOML file and CLI values (CLI wins; None means "not given")."""
+        values: dict[str, Any] = {}
+        if config is not None:
+            values.update(_read_toml(config))
+        renames = {"method": "methods", "dataset": "datasets", "kernel": "kernels",
+                   "scale": "scales"}
+        for key, value in cli.items():
+            if value is not None:
+                values[renames.get(key, key)] = value
+        merged_opts = dict(values.pop("options", {}) or {})
+        merged_opts.update(options)
+        for key in ("methods", "datasets", "kernels", "hr"):
+            values[key] = tuple(_split(values.get(key)))
+        try:
+            values["scales"] = tuple(int(s) for s in _split(values.get("scales")))
+        except ValueError:
+            raise InputError(f"scales must be integers, got {values.get('scales')!r}") from None
+        if not values["methods"]:
+            raise InputError("no method given: pass --method NAME (or methods in --config)")
+        if not values["datasets"]:
+            raise InputError("no dataset given: pass --dataset gaussian8 (or datasets in "
+                             "--config)")
+        for key in ("out", "weights", "cache_dir"):
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        return cls(options=merged_opts, **values)
+
+    def with_command(self, command: str) -> SweepConfig:
+        return replace(self, command=command)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    allowed = {f.name for f in fields(SweepConfig)} - {"command"}
+    aliases = {"method", "dataset", "kernel", "scale"}
+    unknown = sorted(set(data) - allowed - aliases)
+    if unknown:
+        raise InputError(f"config file {path}: unknown key {unknown[0]!r} "
+                         f"(known: {', '.join(sorted(allowed))})")
+    renames = {"method": "methods", "dataset": "datasets", "kernel": "kernels",
+               "scale": "scales"}
+    return {renames.get(k, k): v for k, v in data.items()}
+
+
+@dataclass
+class SweepResult:
+    results: Path
+    summary: str
+    failed: int
+    report: Path | None
+
+
+def _plans(cfg: SweepConfig, registry: Registry, scale: int | None) -> list[Any]:
+    from bsrbench.compose import plan_method
+
+    opts = dict(cfg.options)
+    if cfg.iterations is not None:
+        opts["iterations"] = cfg.iterations
+    plans = []
+    strict = len(cfg.methods) == 1 and len(cfg.kernels) <= 1
+    has_model = any(m in registry.models and m not in registry.methods for m in cfg.methods)
+    for method in cfg.methods:
+        is_model = method in registry.models and method not in registry.methods
+        if is_model or (cfg.kernels and not has_model):
+            for kernel in cfg.kernels or (None,):
+                plans.append(plan_method(registry, method, kernel, opts if strict else
+                                         _only_known(registry, method, kernel, opts), scale))
+        else:
+            plans.append(plan_method(registry, method, None, opts if strict else
+                                     _only_known(registry, method, None, opts), scale))
+    return plans
+
+
+def _only_known(registry: Registry, method: str, kernel: str | None,
+                opts: Mapping[str, Any]) -> dict[str, Any]:
+    """In a sweep, an option applies to the parts that declare it; in a single run every
+    option must be known (plan_method reports the typo)."""
+    specs = [s for s in (registry.methods.get(method), registry.models.get(method),
+                         registry.estimators.get(kernel) if kernel else None) if s]
+    declared = {o.name for s in specs for o in s.options}
+    known_anywhere = {o.name for kind in (registry.methods, registry.models,
+                                          registry.estimators)
+                      for s in kind.values() for o in s.options}
+    out = {}
+    for key, value in opts.items():
+        if key in declared or key not in known_anywhere:
+            out[key] = value  # unknown everywhere: let plan_method report it
+    return out
+
+
+def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> SweepResult:
+    """Run every combination of ``cfg`` into one run directory and write report.html."""
+    from bsrbench.datasets import resolve_dataset
+    from bsrbench.device import pick_device
+    from bsrbench.metrics import CONVENTIONS
+    from bsrbench.progress import Progress
+    from bsrbench.runner import RunConfig, run
+    from bsrbench.summary import load_frame, summary_text
+
+    if cfg.convention not in CONVENTIONS:
+        raise InputError(f"unknown metric convention {cfg.convention!r}: "
+                         f"use one of {', '.join(CONVENTIONS)}")
+    if cfg.weights is not None and not cfg.weights.exists():
+        raise InputError(f"weights {cfg.weights} not found")
+    scales: tuple[int | None, ...] = cfg.scales or (None,)
+    for scale in scales:  # validate every plan before any work
+        _plans(cfg, registry, scale)
+    device = pick_device(cfg.device)
+    hrs: tuple[str | None, ...] = cfg.hr or (None,)
+    jobs = []
+    for dataset in cfg.datasets:
+        for hr in hrs if not dataset.endswith((".h5", ".hdf5")) else (None,):
+            for scale in scales:
+                jobs.append((dataset, hr, scale))
+    out = cfg.out
+    if out is None:
+        plans = _plans(cfg, registry, scales[0])
+        label = plans[0].label if len(plans) == 1 else "sweep"
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        ds = Path(cfg.datasets[0]).stem if len(cfg.datasets) == 1 else "datasets"
+        out = Path("results") / f"{stamp}-{label}-{ds}"
+    failed = 0
+    for dataset, hr, scale in jobs:
+        bars: list[Progress] = []
+
+        def on_build(n: int, dataset: str = dataset) -> None:
+            log.info("building test set %s (%d HR images)...", dataset, n)
+            bars.append(Progress(n, f"build {dataset}", quiet=quiet))
+
+        path = resolve_dataset(registry, dataset, hr=hr, scale=scale,
+                               downsampler=cfg.downsampler, noise=cfg.noise, seed=cfg.seed,
+                               cache_dir=cfg.cache_dir, progress=lambda n: bars[-1].update(n),
+                               on_build=on_build)
+        for bar in bars:
+            bar.close()
+        from bsrbench.datasets import TestSet
+
+        with TestSet(path) as ts:
+            ds_scale = ts.settings.scale
+        for plan in _plans(cfg, registry, ds_scale):
+            log.info("running %s on %s (%s) -> %s", plan.label, path.name, device, out)
+            summary = run(RunConfig(plan=plan, dataset=path, out=out, device=device,
+                                    weights=cfg.weights, convention=cfg.convention,
+                                    batch_size=cfg.batch_size, command=cfg.command,
+                                    quiet=quiet, save_images=cfg.save_images), registry)
+            failed += summary.failed
+    results = out / "results.csv"
+    report = _write_report(out)
+    return SweepResult(results, summary_text(load_frame(results)), failed, report)
+
+
+def _write_report(out: Path) -> Path | None:
+    """report.html beside results.csv; a report failure never loses the results."""
+    try:
+        from bsrbench.report import write_report
+    except ImportError:
+        return None
+    try:
+        return write_report([out], out / "report.html")
+    except Exception as exc:  # the results are safe on disk; say why the report is missing
+        log.warning("report.html not written: %s", exc)
+        return None
