@@ -15,7 +15,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,7 +263,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                 "upper_bound": plan.uses_ground_truth, "downsampler": s.downsampler,
                 "convention": cfg.convention}
         meta = _run_metadata(cfg, registry, ts)
-        meta["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        meta["started"] = datetime.now(UTC).isoformat(timespec="seconds")
         _write_run_json(cfg, meta)
         runnable = None
         with Progress(ts.n_lr, f"{plan.label} on {ts.label} x{s.scale}",
@@ -295,7 +295,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                     results.append(rows)
                     summary.rows += len(rows)
                     bar.update(len(idx))
-    meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["failed_lr_images"] = summary.failed
     runs = json.loads((cfg.out / "run.json").read_text())["runs"]
     runs[-1] = meta

@@ -190,13 +190,14 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     for dataset, hr, scale in jobs:
         bars: list[Progress] = []
 
-        def on_build(n: int, dataset: str = dataset) -> None:
+        def on_build(n: int, dataset: str = dataset, bars: list[Progress] = bars) -> None:
             log.info("building test set %s (%d HR images)...", dataset, n)
             bars.append(Progress(n, f"build {dataset}", quiet=quiet))
 
         path = resolve_dataset(registry, dataset, hr=hr, scale=scale,
                                downsampler=cfg.downsampler, noise=cfg.noise, seed=cfg.seed,
-                               cache_dir=cfg.cache_dir, progress=lambda n: bars[-1].update(n),
+                               cache_dir=cfg.cache_dir,
+                               progress=lambda n, bars=bars: bars[-1].update(n),
                                on_build=on_build)
         for bar in bars:
             bar.close()

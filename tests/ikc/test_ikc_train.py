@@ -1,0 +1,160 @@
+"""`bsrbench train ikc`: the three stages train, resume, stop on time and export loadable files.
+
+Tiny networks (``--nf 8 --nb 1``) on 32 px HR crops of synthetic images keep every run to a
+few seconds on a 2-core CPU; the full-size defaults are the official configs'.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from safetensors import safe_open
+
+from bsrbench.errors import InputError
+from bsrbench_ikc.archs import SFTMD
+from bsrbench_ikc.checkpoints import load_corrector, load_predictor, load_sftmd
+from bsrbench_ikc.pca import load_pca
+from bsrbench_ikc.train import STAGE_DEFAULTS, ikc_command
+
+TINY = ["--nf", "8", "--lr-size", "8", "--batch-size", "4", "--val-count", "3", "--log-every", "1"]
+
+
+def _images(folder: Path) -> Path:
+    """Three smooth, textured 48x48 images: structure a small net can learn quickly."""
+    folder.mkdir(parents=True, exist_ok=True)
+    y, x = np.mgrid[0:48, 0:48].astype(np.float64)
+    for i in range(3):
+        img = np.stack([128 + 90 * np.sin(x / (4 + i)), 128 + 90 * np.cos(y / (5 + i)),
+                        128 + 60 * np.sin((x + y) / (6 + i))], axis=-1)
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"im{i}.png")
+    return folder
+
+
+def _train(*args: str) -> None:
+    result = CliRunner().invoke(ikc_command(), list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def _column(out: Path, name: str) -> list[float]:
+    rows = csv.DictReader(open(out / "train_log.csv"))
+    return [float(r[name]) for r in rows if r[name]]
+
+
+@pytest.fixture(scope="module")
+def hr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _images(tmp_path_factory.mktemp("hr"))
+
+
+@pytest.fixture(scope="module")
+def sftmd_run(hr: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sftmd")
+    _train("--stage", "sftmd", "--hr", str(hr), "--out", str(out), "--nb", "1", "--lr", "2e-3",
+           "--steps", "24", "--val-every", "12", *TINY)
+    return out
+
+
+def test_sftmd_stage_reduces_loss_and_exports(sftmd_run: Path, hr: Path) -> None:
+    losses = _column(sftmd_run, "loss")
+    assert len(losses) == 24
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    net = load_sftmd(sftmd_run / "sftmd_x4.safetensors", 4)
+    assert isinstance(net, SFTMD) and net.config["nf"] == 8 and net.config["nb"] == 1
+    pca = load_pca(sftmd_run / "pca_x4.safetensors")
+    assert pca.matrix.shape == (441, 10)
+    with safe_open(str(sftmd_run / "sftmd_x4.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    assert meta["steps"] == "24" and meta["seed"] == "0" and meta["data"] == str(hr)
+    assert "--stage" in meta["command"] and float(meta["seconds"]) > 0
+    summary = json.loads((sftmd_run / "train_summary.json").read_text())
+    assert summary["steps"] == 24 and summary["device"] == "cpu"
+    assert summary["final_val_psnr"] == pytest.approx(_column(sftmd_run, "val_psnr")[-1], abs=1e-3)
+
+
+def test_sftmd_resume_matches_uninterrupted_run(hr: Path, tmp_path: Path) -> None:
+    args = ["--stage", "sftmd", "--hr", str(hr), "--nb", "1", "--val-every", "3", *TINY]
+    _train(*args, "--out", str(tmp_path / "a"), "--steps", "4")
+    _train(*args, "--out", str(tmp_path / "b"), "--steps", "2")
+    _train(*args, "--out", str(tmp_path / "b"), "--steps", "4")
+    a = load_sftmd(tmp_path / "a" / "sftmd_x4.safetensors", 4).state_dict()
+    b = load_sftmd(tmp_path / "b" / "sftmd_x4.safetensors", 4).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _column(tmp_path / "a", "loss") == _column(tmp_path / "b", "loss")
+
+
+def test_time_cap_stops_and_exports(hr: Path, tmp_path: Path) -> None:
+    _train("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "1",
+           "--steps", "100000", "--max-minutes", "0", *TINY)
+    summary = json.loads((tmp_path / "train_summary.json").read_text())
+    assert summary["stopped"] == "time-cap" and summary["steps"] == 0
+    assert load_sftmd(tmp_path / "sftmd_x4.safetensors", 4) is not None
+    assert (tmp_path / "checkpoint.pt").is_file()
+
+
+def test_resume_refuses_other_settings(hr: Path, tmp_path: Path) -> None:
+    _train("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "1",
+           "--steps", "1", *TINY)
+    with pytest.raises(InputError, match="nb=1"):
+        _train("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "2",
+               "--steps", "2", *TINY)
+
+
+@pytest.fixture(scope="module")
+def predictor_run(hr: Path, sftmd_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("predictor")
+    _train("--stage", "predictor", "--hr", str(hr), "--out", str(out), "--sftmd",
+           str(sftmd_run / "sftmd_x4.safetensors"), "--lr", "1e-3", "--steps", "30",
+           "--val-every", "1", *TINY)
+    return out
+
+
+def test_predictor_stage_reduces_code_error(predictor_run: Path) -> None:
+    err = _column(predictor_run, "val_code_l2")  # fixed validation pairs, every step
+    assert len(err) == 30 and np.mean(err[-3:]) < 0.7 * np.mean(err[:3])
+    assert load_predictor(predictor_run / "predictor_x4.safetensors").config["nf"] == 8
+    # The later stage reuses the PCA exported beside the SFTMD weights.
+    summary = json.loads((predictor_run / "train_summary.json").read_text())
+    assert summary["pca"].endswith("pca_x4.safetensors")
+
+
+def test_corrector_stage_reduces_code_loss(hr: Path, sftmd_run: Path, predictor_run: Path,
+                                           tmp_path: Path) -> None:
+    _train("--stage", "corrector", "--hr", str(hr), "--out", str(tmp_path), "--sftmd",
+           str(sftmd_run / "sftmd_x4.safetensors"), "--predictor",
+           str(predictor_run / "predictor_x4.safetensors"), "--lr", "1e-3", "--steps", "10",
+           "--corrector-steps", "2", "--val-every", "10", *TINY)
+    losses = _column(tmp_path, "loss")
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert load_corrector(tmp_path / "corrector_x4.safetensors").config["nf"] == 8
+    row = list(csv.DictReader(open(tmp_path / "train_log.csv")))[-1]
+    assert row["val_psnr"] and row["val_psnr_start"] and row["val_code_l2"]
+
+
+def test_later_stages_need_their_frozen_networks(hr: Path, sftmd_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="needs --sftmd"):
+        _train("--stage", "predictor", "--hr", str(hr), "--out", str(tmp_path), *TINY)
+    with pytest.raises(InputError, match="needs --predictor"):
+        _train("--stage", "corrector", "--hr", str(hr), "--out", str(tmp_path), "--sftmd",
+               str(sftmd_run / "sftmd_x4.safetensors"), *TINY)
+
+
+def test_amp_and_channels_last_run_on_cpu(hr: Path, tmp_path: Path) -> None:
+    _train("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "1",
+           "--steps", "2", "--amp", "--channels-last", *TINY)
+    assert all(np.isfinite(_column(tmp_path, "loss")))
+
+
+def test_stage_defaults_are_the_official_configs() -> None:
+    assert STAGE_DEFAULTS["sftmd"]["steps"] == 500_000 and STAGE_DEFAULTS["sftmd"]["loss"] == "l1"
+    assert STAGE_DEFAULTS["predictor"]["loss"] == STAGE_DEFAULTS["corrector"]["loss"] == "l2"
+    params = {p.name: p for p in ikc_command().params}
+    assert params["batch_size"].default == 32 and params["lr"].default == 1e-4
+    assert params["corrector_steps"].default == 7 and params["lr_size"].default == 64
+    assert params["downsampler"].default == "matlab-bicubic"
+    assert all(p.help for p in ikc_command().params if p.name != "help")
