@@ -74,7 +74,9 @@ def _check_blurred(blurred: Tensor, scale: int) -> None:
         )
     height, width = blurred.shape[-2:]
     if height % scale or width % scale:
-        raise InputError(f"image size {height}x{width} is not a multiple of scale {scale}; modcrop first")
+        raise InputError(
+            f"image size {height}x{width} is not a multiple of scale {scale}; modcrop first"
+        )
 
 
 def downsample(blurred: Tensor, scale: int, method: str) -> Tensor:
@@ -100,7 +102,9 @@ def downsample(blurred: Tensor, scale: int, method: str) -> Tensor:
     return _round_u8(_float_lr(blurred, scale, method))
 
 
-def _noise(shape: torch.Size, sigma: float, like: Tensor, generator: torch.Generator | None) -> Tensor:
+def _noise(
+    shape: torch.Size, sigma: float, like: Tensor, generator: torch.Generator | None
+) -> Tensor:
     """Gaussian noise of std ``sigma/255`` drawn from ``generator`` on its own device.
 
     Drawing on the generator's device keeps a seeded run identical whether the images
@@ -118,7 +122,10 @@ def _blur_batch(hr: Tensor, kernels: Tensor) -> Tensor:
     if hr.shape[0] == 1:
         hr = hr.expand(count, -1, -1, -1)
     elif hr.shape[0] != count:
-        raise InputError(f"degrade got {hr.shape[0]} HR images for {count} kernels; pass 1 image or one per kernel")
+        raise InputError(
+            f"degrade got {hr.shape[0]} HR images for {count} kernels;"
+            " pass 1 image or one per kernel"
+        )
     return blur(hr, stack)
 
 

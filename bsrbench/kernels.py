@@ -47,7 +47,9 @@ def _as_stack(kernel: Tensor) -> tuple[Tensor, bool]:
         InputError: If the kernel is not (k,k)/(B,k,k) with odd k, or holds NaN/inf.
     """
     if kernel.dim() not in (2, 3) or kernel.shape[-1] != kernel.shape[-2]:
-        raise InputError(f"kernel must be square, (k,k) or (B,k,k), got shape {tuple(kernel.shape)}")
+        raise InputError(
+            f"kernel must be square, (k,k) or (B,k,k), got shape {tuple(kernel.shape)}"
+        )
     if kernel.shape[-1] % 2 == 0:
         raise InputError(f"kernel size must be odd so it has a centre, got {kernel.shape[-1]}")
     if not torch.isfinite(kernel).all():
@@ -176,7 +178,9 @@ def pad_kernel(kernel: Tensor, size: int) -> Tensor:
     stack, single = _as_stack(kernel)
     k = stack.shape[-1]
     if size < k:
-        raise InputError(f"cannot pad a {k}x{k} kernel to the smaller size {size}; use center_crop_kernel")
+        raise InputError(
+            f"cannot pad a {k}x{k} kernel to the smaller size {size}; use center_crop_kernel"
+        )
     margin = (size - k) // 2
     out = _renormalise(F.pad(stack, (margin, margin, margin, margin)))
     return out[0] if single else out
@@ -205,7 +209,9 @@ def check_kernel(kernel: Tensor, *, size: int | None = None, atol: float = 1e-3)
         raise InputError(f"kernel must be {size}x{size}, got {k}x{k}")
     lowest = float(stack.min())
     if lowest < -atol:
-        raise InputError(f"kernel has negative entries (min {lowest:.3g}); blur kernels must be >= 0")
+        raise InputError(
+            f"kernel has negative entries (min {lowest:.3g}); blur kernels must be >= 0"
+        )
     sums = stack.to(torch.float64).sum(dim=(-2, -1))
     worst = float((sums - 1.0).abs().max())
     if worst > atol:
@@ -233,8 +239,8 @@ def kernel_psnr(est: Tensor, gt: Tensor) -> Tensor:
     gt_stack, _ = _as_stack(gt)
     if est_stack.shape[-1] != gt_stack.shape[-1]:
         raise InputError(
-            f"kernel sizes differ: estimate {est_stack.shape[-1]}, ground truth {gt_stack.shape[-1]};"
-            " use resize_kernel first"
+            f"kernel sizes differ: estimate {est_stack.shape[-1]},"
+            f" ground truth {gt_stack.shape[-1]}; use resize_kernel first"
         )
     if est_stack.shape[0] != gt_stack.shape[0] and 1 not in (est_stack.shape[0], gt_stack.shape[0]):
         raise InputError(f"kernel batch sizes differ: {est_stack.shape[0]} vs {gt_stack.shape[0]}")

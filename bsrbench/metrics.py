@@ -80,12 +80,15 @@ def _check_pair(sr: Tensor, hr_u8: Tensor, border: int) -> None:
         raise InputError(f"SR must be float (B,3,H,W) in [0,1], got {sr.dtype} {tuple(sr.shape)}")
     if hr_u8.dim() != 4 or hr_u8.shape[1] not in (1, 3) or hr_u8.dtype != torch.uint8:
         raise InputError(
-            f"HR must be uint8 (B,3,H,W) or (B,1,H,W) for grey, got {hr_u8.dtype} {tuple(hr_u8.shape)}"
+            "HR must be uint8 (B,3,H,W) or (B,1,H,W) for grey,"
+            f" got {hr_u8.dtype} {tuple(hr_u8.shape)}"
         )
     if hr_u8.shape[0] not in (1, sr.shape[0]):
         raise InputError(f"HR batch {hr_u8.shape[0]} does not match SR batch {sr.shape[0]}")
     if sr.shape[-2:] != hr_u8.shape[-2:]:
-        raise InputError(f"SR size {tuple(sr.shape[-2:])} differs from HR size {tuple(hr_u8.shape[-2:])}")
+        raise InputError(
+            f"SR size {tuple(sr.shape[-2:])} differs from HR size {tuple(hr_u8.shape[-2:])}"
+        )
     if border < 0 or 2 * border >= min(sr.shape[-2:]):
         raise InputError(f"border {border} leaves nothing of a {tuple(sr.shape[-2:])} image")
 
@@ -124,7 +127,10 @@ def prepare(sr: Tensor, hr_u8: Tensor, *, border: int, convention: str) -> tuple
 
 def _check_same(x: Tensor, y: Tensor) -> None:
     if x.dim() != 4 or x.shape != y.shape:
-        raise InputError(f"expected two (B,C,H,W) images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputError(
+            "expected two (B,C,H,W) images of the same shape,"
+            f" got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
 
 
 def psnr(x: Tensor, y: Tensor) -> Tensor:
@@ -147,15 +153,6 @@ def _gaussian_1d(device: torch.device) -> Tensor:
     return g / g.sum()
 
 
-def _valid_filter_matrix(length: int, taps: Tensor) -> Tensor:
-    """Banded (length-k+1, length) matrix applying ``taps`` with 'valid' boundaries."""
-    k = taps.shape[0]
-    rows = length - k + 1
-    idx = torch.arange(rows, device=taps.device)[:, None] + torch.arange(k, device=taps.device)[None, :]
-    matrix = torch.zeros(rows, length, dtype=taps.dtype, device=taps.device)
-    return matrix.scatter_(1, idx, taps.expand(rows, k).contiguous())
-
-
 def ssim(x: Tensor, y: Tensor) -> Tensor:
     """SSIM of Wang et al. (``ssim_index.m``), per batch item, float64.
 
@@ -166,13 +163,16 @@ def ssim(x: Tensor, y: Tensor) -> Tensor:
     _check_same(x, y)
     height, width = x.shape[-2:]
     if height < _SSIM_SIZE or width < _SSIM_SIZE:
-        raise InputError(f"SSIM needs images of at least {_SSIM_SIZE}x{_SSIM_SIZE}, got {height}x{width}")
+        raise InputError(
+            f"SSIM needs images of at least {_SSIM_SIZE}x{_SSIM_SIZE}, got {height}x{width}"
+        )
     x64, y64 = x.to(torch.float64), y.to(torch.float64)
     taps = _gaussian_1d(x.device)
-    rows, cols = _valid_filter_matrix(height, taps), _valid_filter_matrix(width, taps).T
 
     def filt(t: Tensor) -> Tensor:
-        return rows @ t @ cols
+        # 'valid' filtering: sliding windows along each axis, dotted with the taps.
+        rows = t.unfold(-2, _SSIM_SIZE, 1) @ taps
+        return rows.unfold(-1, _SSIM_SIZE, 1) @ taps
 
     mu_x, mu_y = filt(x64), filt(y64)
     var_x = filt(x64 * x64) - mu_x**2
@@ -184,7 +184,9 @@ def ssim(x: Tensor, y: Tensor) -> Tensor:
     return (num / den).mean(dim=(2, 3)).mean(dim=1)
 
 
-def score(sr: Tensor, hr_u8: Tensor, *, scale: int, convention: str = "matlab-y") -> dict[str, Tensor]:
+def score(
+    sr: Tensor, hr_u8: Tensor, *, scale: int, convention: str = "matlab-y"
+) -> dict[str, Tensor]:
     """PSNR and SSIM of an SR batch against its HR images, shaving ``scale`` pixels.
 
     Returns:

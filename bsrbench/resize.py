@@ -36,16 +36,16 @@ def _cubic(x: Tensor) -> Tensor:
     return near + far
 
 
-def _resize_matrix(
+def _contributions(
     in_len: int, out_len: int, scale: float, antialias: bool, device: torch.device
-) -> Tensor:
-    """Dense (out_len, in_len) float64 matrix of MATLAB's ``contributions`` for one axis.
+) -> tuple[Tensor, Tensor]:
+    """MATLAB's ``contributions`` for one axis: (out_len, P) float64 weights and 0-based indices.
 
     Follows MATLAB's algorithm step by step: output pixel centres mapped back to input
     space, ``P = ceil(width) + 2`` taps starting at ``floor(u - width/2)``, weights
-    normalised per output pixel, and out-of-range taps mirrored *including* the edge pixel
-    (MATLAB's ``[1:n, n:-1:1]`` indexing). Taps that mirror onto the same input pixel are
-    summed, which is what MATLAB's gather-then-weight computes as well.
+    normalised per output pixel, out-of-range taps mirrored *including* the edge pixel
+    (MATLAB's ``[1:n, n:-1:1]`` indexing), and tap columns whose weights are all zero
+    dropped.
     """
     f64 = torch.float64
     width = _CUBIC_WIDTH
@@ -70,18 +70,28 @@ def _resize_matrix(
         [torch.arange(in_len, device=device), torch.arange(in_len - 1, -1, -1, device=device)]
     )
     src = mirror[torch.remainder(idx.long() - 1, 2 * in_len)]
+    keep = (weights != 0).any(dim=0)
+    return weights[:, keep], src[:, keep]
 
-    matrix = torch.zeros(out_len, in_len, dtype=f64, device=device)
-    matrix.scatter_add_(1, src, weights)
-    return matrix
+
+def _resize_axis(x: Tensor, dim: int, weights: Tensor, src: Tensor) -> Tensor:
+    """Weighted sum of gathered taps along ``dim``; loops over the few taps, not pixels."""
+    shape = [1] * x.dim()
+    shape[dim] = weights.shape[0]
+    out = weights[:, 0].reshape(shape) * x.index_select(dim, src[:, 0])
+    for p in range(1, weights.shape[1]):
+        out += weights[:, p].reshape(shape) * x.index_select(dim, src[:, p])
+    return out
 
 
 def _as_batched(x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
     """View (H,W) or (C,H,W) as (B,C,H,W) and remember the original leading shape."""
     if x.dim() not in (2, 3, 4):
-        raise InputError(f"expected an image of shape (H,W), (C,H,W) or (B,C,H,W), got {tuple(x.shape)}")
+        raise InputError(
+            f"expected an image of shape (H,W), (C,H,W) or (B,C,H,W), got {tuple(x.shape)}"
+        )
     lead = tuple(x.shape[:-2])
-    return x.reshape((-1, 1) + tuple(x.shape[-2:])) if x.dim() != 4 else x, lead
+    return x.reshape((-1, 1, *tuple(x.shape[-2:]))) if x.dim() != 4 else x, lead
 
 
 def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
@@ -92,8 +102,8 @@ def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
     from the size ratio), the kernel widened by ``1/scale`` when shrinking (antialiasing),
     symmetric boundary handling that repeats the edge pixel, and the height axis resized
     before the width axis (MATLAB resizes dimensions in order of increasing scale, and a
-    stable sort puts rows first when the scales are equal). The work is done in float64
-    with two matrix products; the result has the input's dtype and no clamping, as MATLAB
+    stable sort puts rows first when the scales are equal). The work is done in float64,
+    one gathered weighted sum per axis; the result has the input's dtype and no clamping, as MATLAB
     does for double input.
 
     Args:
@@ -108,17 +118,18 @@ def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
         InputError: For a non-float input, a bad shape or a non-positive scale.
     """
     if not x.is_floating_point():
-        raise InputError(f"imresize needs a float image, got dtype {x.dtype}; divide uint8 by 255 first")
+        raise InputError(
+            f"imresize needs a float image, got dtype {x.dtype}; divide uint8 by 255 first"
+        )
     if not (math.isfinite(scale) and scale > 0):
         raise InputError(f"imresize scale must be a positive finite number, got {scale!r}")
     batched, lead = _as_batched(x)
     in_h, in_w = batched.shape[-2:]
     out_h, out_w = math.ceil(scale * in_h), math.ceil(scale * in_w)
-    rows = _resize_matrix(in_h, out_h, scale, antialias, x.device)
-    cols = _resize_matrix(in_w, out_w, scale, antialias, x.device)
-    out = torch.matmul(rows, batched.to(torch.float64))
-    out = torch.matmul(out, cols.T)
-    return out.reshape(lead + (out_h, out_w)).to(x.dtype)
+    out = batched.to(torch.float64)
+    out = _resize_axis(out, -2, *_contributions(in_h, out_h, scale, antialias, x.device))
+    out = _resize_axis(out, -1, *_contributions(in_w, out_w, scale, antialias, x.device))
+    return out.reshape((*lead, out_h, out_w)).to(x.dtype)
 
 
 def pil_bicubic(x_u8: Tensor, size: tuple[int, int]) -> Tensor:

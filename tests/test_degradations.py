@@ -48,7 +48,9 @@ def test_ikc_lr_u8_is_bit_exact(ikc_case: tuple[torch.Tensor, dict]) -> None:
     lr = degrade(hr, gaussian_kernel(2.6)[None], 4, "pil-bicubic")
     assert lr.dtype == torch.uint8 and lr.shape == (1, 3, 128, 128)
     assert torch.equal(lr[0], golden["lr_u8"])
-    assert torch.equal(downsample(blur(hr, gaussian_kernel(2.6)), 4, "pil-bicubic")[0], golden["lr_u8"])
+    assert torch.equal(
+        downsample(blur(hr, gaussian_kernel(2.6)), 4, "pil-bicubic")[0], golden["lr_u8"]
+    )
 
 
 # --- downsample ------------------------------------------------------------------------
@@ -137,7 +139,10 @@ def test_degrade_noise_is_seeded_and_has_requested_level(method: str) -> None:
     hr = torch.full((1, 1, 256, 256), 0.5)
 
     def run(seed: int) -> torch.Tensor:
-        return degrade(hr, None, 2, method, noise_sigma=10.0, generator=torch.Generator().manual_seed(seed))
+        return degrade(
+            hr, None, 2, method, noise_sigma=10.0, generator=torch.Generator().manual_seed(seed)
+        )
+
     first, again, other = run(0), run(0), run(1)
     assert torch.equal(first, again)
     assert not torch.equal(first, other)

@@ -53,7 +53,9 @@ def test_gaussian_kernel_isotropic_matches_ikc_formula_exactly(sigma: float, siz
 
 
 def test_gaussian_kernel_reproduces_golden_kernel() -> None:
-    golden = torch.load(shared_dir() / "reference/ikc/golden_predictor_corrector.pt", weights_only=True)
+    golden = torch.load(
+        shared_dir() / "reference/ikc/golden_predictor_corrector.pt", weights_only=True
+    )
     assert torch.equal(gaussian_kernel(2.6), golden["kernel"])
 
 
@@ -67,7 +69,9 @@ def test_gaussian_kernel_anisotropic_matches_covariance_density() -> None:
     pts = np.stack([xx, yy], axis=-1)
     density = np.exp(-0.5 * np.einsum("...i,ij,...j->...", pts, inv, pts))
     expected = torch.from_numpy((density / density.sum()).astype(np.float32))
-    torch.testing.assert_close(gaussian_kernel(sigma1, sigma2, theta, size), expected, rtol=0, atol=1e-7)
+    torch.testing.assert_close(
+        gaussian_kernel(sigma1, sigma2, theta, size), expected, rtol=0, atol=1e-7
+    )
 
 
 def test_gaussian_kernel_theta_orients_first_axis() -> None:
@@ -75,7 +79,9 @@ def test_gaussian_kernel_theta_orients_first_axis() -> None:
     centre = 10
     # sigma1 lies along the width axis at theta=0: the centre row is wider than the column.
     assert wide_x[centre, centre + 5] > 10 * wide_x[centre + 5, centre]
-    torch.testing.assert_close(gaussian_kernel(4.0, 1.0, math.pi / 2, 21), wide_x.T, rtol=0, atol=1e-7)
+    torch.testing.assert_close(
+        gaussian_kernel(4.0, 1.0, math.pi / 2, 21), wide_x.T, rtol=0, atol=1e-7
+    )
 
 
 def test_gaussian_kernel_equal_sigmas_is_isotropic() -> None:
@@ -133,7 +139,9 @@ def test_blur_matches_scipy_with_reflect_padding_that_skips_the_edge() -> None:
     kernel = gaussian_kernel(2.0, 0.8, 0.5, 9)
     got = blur(torch.from_numpy(img), kernel.double()).numpy()
     # scipy's 'mirror' mode is d c b | a b c d | c b a, the same as torch 'reflect'.
-    ref = np.stack([ndimage.correlate(img[0, c], kernel.double().numpy(), mode="mirror") for c in range(2)])
+    ref = np.stack(
+        [ndimage.correlate(img[0, c], kernel.double().numpy(), mode="mirror") for c in range(2)]
+    )
     np.testing.assert_allclose(got[0], ref, atol=1e-12)
 
 

@@ -15,7 +15,9 @@ from bsrbench.metrics import CONVENTIONS, prepare, psnr, quantize, rgb_to_y, sco
 
 
 def _rand_u8(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 # --- quantize --------------------------------------------------------------------------
@@ -46,10 +48,14 @@ def test_quantize_rejects_integer_input() -> None:
 
 
 def test_rgb_to_y_known_values() -> None:
-    px = torch.tensor([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=torch.uint8)
+    px = torch.tensor(
+        [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=torch.uint8
+    )
     img = px.T.reshape(3, 1, 5)
     y = rgb_to_y(img, rounded=False).flatten()
-    torch.testing.assert_close(y, torch.tensor([16.0, 235.0, 81.481, 144.553, 40.966], dtype=torch.float64))
+    torch.testing.assert_close(
+        y, torch.tensor([16.0, 235.0, 81.481, 144.553, 40.966], dtype=torch.float64)
+    )
     assert rgb_to_y(img, rounded=True).flatten().tolist() == [16.0, 235.0, 81.0, 145.0, 41.0]
 
 

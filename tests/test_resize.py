@@ -65,7 +65,14 @@ def _reference_2d(img: np.ndarray, scale: float) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("shape", "scale"),
-    [((9, 7), 0.5), ((12, 15), 1 / 3), ((16, 11), 0.25), ((5, 6), 2.0), ((4, 7), 3.0), ((7, 7), 4.0)],
+    [
+        ((9, 7), 0.5),
+        ((12, 15), 1 / 3),
+        ((16, 11), 0.25),
+        ((5, 6), 2.0),
+        ((4, 7), 3.0),
+        ((7, 7), 4.0),
+    ],
 )
 def test_imresize_matches_loop_reference(shape: tuple[int, int], scale: float) -> None:
     rng = np.random.default_rng(0)
@@ -96,9 +103,16 @@ def test_imresize_keeps_constant_image_constant(scale: float) -> None:
 
 @pytest.mark.parametrize(
     ("size", "scale", "expected"),
-    [((7, 9), 0.5, (4, 5)), ((255, 96), 1 / 3, (85, 32)), ((17, 33), 0.25, (5, 9)), ((5, 3), 3.0, (15, 9))],
+    [
+        ((7, 9), 0.5, (4, 5)),
+        ((255, 96), 1 / 3, (85, 32)),
+        ((17, 33), 0.25, (5, 9)),
+        ((5, 3), 3.0, (15, 9)),
+    ],
 )
-def test_imresize_output_size_is_ceil(size: tuple[int, int], scale: float, expected: tuple[int, int]) -> None:
+def test_imresize_output_size_is_ceil(
+    size: tuple[int, int], scale: float, expected: tuple[int, int]
+) -> None:
     assert imresize(torch.zeros(size), scale).shape == expected
 
 
@@ -174,7 +188,9 @@ def test_pil_bicubic_batches_and_any_channel_count() -> None:
 
 
 def test_pil_bicubic_reproduces_ikc_golden_upscale() -> None:
-    golden = torch.load(shared_dir() / "reference/ikc/golden_predictor_corrector.pt", weights_only=True)
+    golden = torch.load(
+        shared_dir() / "reference/ikc/golden_predictor_corrector.pt", weights_only=True
+    )
     assert torch.equal(pil_bicubic(golden["lr_u8"][None], (512, 512))[0], golden["sr_u8"])
 
 

@@ -47,7 +47,8 @@ def _write_images(folder: Path, sizes: list[tuple[int, int]], grey: bool = False
 
 def test_random_kernels_isotropic_match_gaussian_kernel() -> None:
     gen = torch.Generator().manual_seed(3)
-    kernels, sigmas = random_kernels(6, size=21, sigma_range=(0.2, 4.0), generator=gen, device="cpu")
+    kernels, sigmas = random_kernels(6, size=21, sigma_range=(0.2, 4.0), generator=gen,
+                                     device="cpu")
     assert kernels.shape == (6, 21, 21) and kernels.dtype == torch.float32
     for k, (sx, sy) in zip(kernels, sigmas.tolist(), strict=True):
         assert sx == sy and 0.2 <= sx <= 4.0
@@ -57,8 +58,9 @@ def test_random_kernels_isotropic_match_gaussian_kernel() -> None:
 def test_random_kernels_anisotropic_are_valid_and_seeded() -> None:
     def draw() -> torch.Tensor:
         gen = torch.Generator().manual_seed(5)
-        k, _ = random_kernels(8, size=21, sigma_range=(0.2, 4.0), generator=gen, device="cpu",
-                              rate_iso=0.0)
+        k, _ = random_kernels(
+            8, size=21, sigma_range=(0.2, 4.0), generator=gen, device="cpu", rate_iso=0.0
+        )
         return k
 
     k = draw()
@@ -230,7 +232,7 @@ def test_run_training_logs_checkpoints_and_summarises(tmp_path: Path) -> None:
     task = _Fake()
     result = run_training(task, _cfg(tmp_path, 5))
     assert result.stopped == "done" and result.step == 5
-    rows = list(csv.DictReader(open(tmp_path / LOG_NAME)))
+    rows = list(csv.DictReader((tmp_path / LOG_NAME).read_text().splitlines()))
     assert [r["step"] for r in rows] == ["1", "2", "3", "4", "5"]
     assert rows[1]["val_psnr"] and rows[1]["val_w"] and not rows[0]["val_psnr"]
     summary = json.loads((tmp_path / SUMMARY_NAME).read_text())
@@ -249,7 +251,8 @@ def test_run_training_resume_equals_uninterrupted(tmp_path: Path) -> None:
     result = run_training(second, _cfg(tmp_path / "b", 6))
     assert result.step == 6 and second.steps == 2  # only the missing steps ran
     assert torch.equal(second.w, straight.w)
-    steps = [r["step"] for r in csv.DictReader(open(tmp_path / "b" / LOG_NAME))]
+    rows = csv.DictReader((tmp_path / "b" / LOG_NAME).read_text().splitlines())
+    steps = [r["step"] for r in rows]
     assert steps == ["1", "2", "3", "4", "5", "6"]
 
 

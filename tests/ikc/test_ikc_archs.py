@@ -11,11 +11,10 @@ import json
 
 import pytest
 import torch
-from conftest import shared_dir
-
 from bsrbench_ikc.archs import SFTMD, Corrector, Predictor
 from bsrbench_ikc.checkpoints import load_corrector, load_predictor, load_state_into
 from bsrbench_ikc.pca import load_pca
+from conftest import shared_dir
 
 IMAGE_ATOL = 1e-4
 CODE_ATOL = 1e-6
@@ -79,21 +78,13 @@ def test_ikc_sftmd_matches_golden(golden_sftmd: dict) -> None:
         sr = model(g["lr"], g["code"])
         for h in hooks:
             h.remove()
-        model.clamp = False
+        model.clamp = False  # the attribute SFTMD(clamp=False) sets; saves a second 17 MB load
         sr_noclamp = model(g["lr"], g["code"])
     assert _max_diff(sr, g["sr"]) < IMAGE_ATOL
     assert _max_diff(sr_noclamp, g["sr_noclamp"]) < IMAGE_ATOL
     assert set(captured) == set(g["intermediates"])
     for name, ref in g["intermediates"].items():
         assert _max_diff(captured[name], ref) < IMAGE_ATOL, name
-
-
-def test_ikc_sftmd_noclamp_constructor_matches_golden(golden_sftmd: dict) -> None:
-    model = SFTMD(scale=4, clamp=False).eval()
-    load_state_into(model, golden_sftmd["state_dict"], "golden_sftmd_x4.pt")
-    with torch.no_grad():
-        out = model(golden_sftmd["lr"], golden_sftmd["code"])
-    assert _max_diff(out, golden_sftmd["sr_noclamp"]) < IMAGE_ATOL
 
 
 def test_ikc_predictor_matches_golden(golden_pc: dict, official: dict) -> None:

@@ -5,10 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared_dir
-
-from bsrbench.errors import InputError, WeightsError
-from bsrbench.weights import save_state_dict
 from bsrbench_ikc.pca import (
     SIGMA_RANGE,
     KernelPCA,
@@ -17,8 +13,17 @@ from bsrbench_ikc.pca import (
     isotropic_kernels,
     load_pca,
 )
+from conftest import shared_dir
+
+from bsrbench.errors import InputError, WeightsError
+from bsrbench.weights import save_state_dict
 
 SIGMAS = [0.2, 0.5, 1.0, 1.8, 2.6, 3.2, 4.0]
+
+
+@pytest.fixture(scope="module")
+def recipe_pca() -> KernelPCA:
+    return compute_pca(4)  # the official recipe in full: about 3 s
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +35,10 @@ def _gaussians(sigmas: list[float]) -> torch.Tensor:
     return torch.from_numpy(isotropic_kernels(np.array(sigmas))).float()
 
 
-def test_ikc_pca_recipe_reproduces_official_matrix(official_pca: KernelPCA) -> None:
-    computed = compute_pca(4).matrix
+def test_ikc_pca_recipe_reproduces_official_matrix(
+    recipe_pca: KernelPCA, official_pca: KernelPCA
+) -> None:
+    computed = recipe_pca.matrix
     signs = torch.sign((computed * official_pca.matrix).sum(dim=0))
     diff = (computed * signs - official_pca.matrix).abs().max().item()
     # Observed 3.7e-9 with unchanged signs. The bar is far below 0.01 on purpose: a wrong
@@ -57,7 +64,7 @@ def test_ikc_pca_official_columns_orthonormal(official_pca: KernelPCA) -> None:
 def test_ikc_pca_encode_is_flat_kernel_times_matrix(official_pca: KernelPCA) -> None:
     kernels = _gaussians(SIGMAS)
     expected = kernels.reshape(len(SIGMAS), -1).double() @ official_pca.matrix.double()
-    assert (official_pca.encode(kernels).double() - expected).abs().max() < 1e-7
+    assert (official_pca.encode(kernels).double() - expected).abs().max() < 1e-6
 
 
 def test_ikc_pca_decode_gives_kernels(official_pca: KernelPCA) -> None:
@@ -76,14 +83,16 @@ def test_ikc_pca_decode_round_trips_gaussian_codes(official_pca: KernelPCA) -> N
     assert (decoded - kernels).abs().max() < 1e-3
 
 
-def test_ikc_pca_decode_far_code_falls_back_to_delta(official_pca: KernelPCA) -> None:
-    kernel = official_pca.decode(torch.full((1, 10), -100.0))
-    assert kernel[0, 10, 10] == 1 and kernel.sum() == 1
+def test_ikc_pca_decode_falls_back_to_delta_when_nothing_survives_clipping() -> None:
+    flat = KernelPCA(torch.ones(9, 1) / 3, torch.full((9,), 1 / 9))  # a 3×3 toy PCA
+    kernels = flat.decode(torch.tensor([[-1.0], [1.0]]))
+    assert torch.equal(kernels[0], torch.tensor([[0.0, 0, 0], [0, 1, 0], [0, 0, 0]]))
+    assert torch.allclose(kernels[1], torch.full((3, 3), 1 / 9))
 
 
-def test_ikc_pca_distribution_mean_close_to_sample_mean() -> None:
-    sample = compute_pca(4, n=30000).mean
-    assert (distribution_mean(SIGMA_RANGE[4]).float() - sample.float()).abs().max() < 1e-3
+def test_ikc_pca_distribution_mean_close_to_sample_mean(recipe_pca: KernelPCA) -> None:
+    diff = distribution_mean(SIGMA_RANGE[4]).float() - recipe_pca.mean
+    assert diff.abs().max() < 1e-3  # observed 5e-4, against a peak of 0.14
 
 
 def test_ikc_pca_encode_rejects_other_kernel_sizes(official_pca: KernelPCA) -> None:

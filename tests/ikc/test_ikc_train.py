@@ -13,17 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
-from PIL import Image
-from safetensors import safe_open
-
-from bsrbench.errors import InputError
 from bsrbench_ikc.archs import SFTMD
 from bsrbench_ikc.checkpoints import load_corrector, load_predictor, load_sftmd
 from bsrbench_ikc.pca import load_pca
 from bsrbench_ikc.train import STAGE_DEFAULTS, ikc_command
+from click.testing import CliRunner, Result
+from PIL import Image
+from safetensors import safe_open
+
+from bsrbench.errors import InputError
 
 TINY = ["--nf", "8", "--lr-size", "8", "--batch-size", "4", "--val-count", "3", "--log-every", "1"]
+# Kernels of similar width have similar codes, so a tiny Predictor/Corrector visibly learns them
+# within a few steps; over the full range the σ≈0.2 delta-like kernels dominate the error.
+NARROW = ["--sigma-min", "1.5", "--sigma-max", "3.0"]
 
 
 def _images(folder: Path) -> Path:
@@ -37,13 +40,17 @@ def _images(folder: Path) -> Path:
     return folder
 
 
+def _invoke(*args: str) -> Result:
+    return CliRunner().invoke(ikc_command(), list(args), catch_exceptions=False)
+
+
 def _train(*args: str) -> None:
-    result = CliRunner().invoke(ikc_command(), list(args), catch_exceptions=False)
+    result = _invoke(*args)
     assert result.exit_code == 0, result.output
 
 
 def _column(out: Path, name: str) -> list[float]:
-    rows = csv.DictReader(open(out / "train_log.csv"))
+    rows = csv.DictReader((out / "train_log.csv").read_text().splitlines())
     return [float(r[name]) for r in rows if r[name]]
 
 
@@ -78,10 +85,10 @@ def test_sftmd_stage_reduces_loss_and_exports(sftmd_run: Path, hr: Path) -> None
 
 
 def test_sftmd_resume_matches_uninterrupted_run(hr: Path, tmp_path: Path) -> None:
-    args = ["--stage", "sftmd", "--hr", str(hr), "--nb", "1", "--val-every", "3", *TINY]
-    _train(*args, "--out", str(tmp_path / "a"), "--steps", "4")
+    args = ["--stage", "sftmd", "--hr", str(hr), "--nb", "1", "--val-every", "99", *TINY]
+    _train(*args, "--out", str(tmp_path / "a"), "--steps", "3")
     _train(*args, "--out", str(tmp_path / "b"), "--steps", "2")
-    _train(*args, "--out", str(tmp_path / "b"), "--steps", "4")
+    _train(*args, "--out", str(tmp_path / "b"), "--steps", "3")
     a = load_sftmd(tmp_path / "a" / "sftmd_x4.safetensors", 4).state_dict()
     b = load_sftmd(tmp_path / "b" / "sftmd_x4.safetensors", 4).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -100,23 +107,26 @@ def test_time_cap_stops_and_exports(hr: Path, tmp_path: Path) -> None:
 def test_resume_refuses_other_settings(hr: Path, tmp_path: Path) -> None:
     _train("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "1",
            "--steps", "1", *TINY)
-    with pytest.raises(InputError, match="nb=1"):
-        _train("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "2",
-               "--steps", "2", *TINY)
+    result = _invoke("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "2",
+                     "--steps", "2", *TINY)
+    assert result.exit_code == InputError.exit_code
+    assert "error:" in result.stderr and "nb=1" in result.stderr
 
 
 @pytest.fixture(scope="module")
 def predictor_run(hr: Path, sftmd_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("predictor")
     _train("--stage", "predictor", "--hr", str(hr), "--out", str(out), "--sftmd",
-           str(sftmd_run / "sftmd_x4.safetensors"), "--lr", "1e-3", "--steps", "30",
-           "--val-every", "1", *TINY)
+           str(sftmd_run / "sftmd_x4.safetensors"), "--lr", "1e-3", "--steps", "20",
+           "--val-every", "4", *NARROW, *TINY)
     return out
 
 
 def test_predictor_stage_reduces_code_error(predictor_run: Path) -> None:
-    err = _column(predictor_run, "val_code_l2")  # fixed validation pairs, every step
-    assert len(err) == 30 and np.mean(err[-3:]) < 0.7 * np.mean(err[:3])
+    losses = _column(predictor_run, "loss")
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    err = _column(predictor_run, "val_code_l2")  # on the fixed validation pairs
+    assert len(err) == 5 and err[-1] < 0.8 * err[0]
     assert load_predictor(predictor_run / "predictor_x4.safetensors").config["nf"] == 8
     # The later stage reuses the PCA exported beside the SFTMD weights.
     summary = json.loads((predictor_run / "train_summary.json").read_text())
@@ -128,20 +138,20 @@ def test_corrector_stage_reduces_code_loss(hr: Path, sftmd_run: Path, predictor_
     _train("--stage", "corrector", "--hr", str(hr), "--out", str(tmp_path), "--sftmd",
            str(sftmd_run / "sftmd_x4.safetensors"), "--predictor",
            str(predictor_run / "predictor_x4.safetensors"), "--lr", "1e-3", "--steps", "10",
-           "--corrector-steps", "2", "--val-every", "10", *TINY)
+           "--corrector-steps", "2", "--val-every", "10", *NARROW, *TINY)
     losses = _column(tmp_path, "loss")
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert load_corrector(tmp_path / "corrector_x4.safetensors").config["nf"] == 8
-    row = list(csv.DictReader(open(tmp_path / "train_log.csv")))[-1]
+    row = list(csv.DictReader((tmp_path / "train_log.csv").read_text().splitlines()))[-1]
     assert row["val_psnr"] and row["val_psnr_start"] and row["val_code_l2"]
 
 
 def test_later_stages_need_their_frozen_networks(hr: Path, sftmd_run: Path, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="needs --sftmd"):
-        _train("--stage", "predictor", "--hr", str(hr), "--out", str(tmp_path), *TINY)
-    with pytest.raises(InputError, match="needs --predictor"):
-        _train("--stage", "corrector", "--hr", str(hr), "--out", str(tmp_path), "--sftmd",
-               str(sftmd_run / "sftmd_x4.safetensors"), *TINY)
+    result = _invoke("--stage", "predictor", "--hr", str(hr), "--out", str(tmp_path), *TINY)
+    assert result.exit_code == 2 and "needs --sftmd" in result.stderr
+    result = _invoke("--stage", "corrector", "--hr", str(hr), "--out", str(tmp_path), "--sftmd",
+                     str(sftmd_run / "sftmd_x4.safetensors"), *TINY)
+    assert result.exit_code == 2 and "needs --predictor" in result.stderr
 
 
 def test_amp_and_channels_last_run_on_cpu(hr: Path, tmp_path: Path) -> None:

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import shared_dir
-
-from bsrbench.errors import WeightsError
 from bsrbench_ikc import checkpoints
 from bsrbench_ikc.archs import SFTMD, Corrector, Predictor
 from bsrbench_ikc.checkpoints import (
@@ -29,6 +26,9 @@ from bsrbench_ikc.checkpoints import (
     weights_available,
 )
 from bsrbench_ikc.pca import compute_pca
+from conftest import shared_dir
+
+from bsrbench.errors import WeightsError
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,9 @@ def test_ikc_weights_available_with_bundled_files(tmp_path, monkeypatch, small) 
     save_weights(tmp_path, 4, **small)
     assert weights_available(4) is True
     assert weights_available(2) is False
+    (tmp_path / "pca_x4.safetensors").unlink()
+    assert weights_available(4, ("predictor",)) is True
+    assert weights_available(4, ("predictor", "pca")) is False
 
 
 def test_ikc_weights_sft_branch_dropped_silently(caplog, small: dict) -> None:
@@ -184,7 +187,7 @@ def test_ikc_weights_unexpected_key_is_named(small: dict) -> None:
 
 
 def test_ikc_weights_shape_mismatch_is_named(small: dict) -> None:
-    with pytest.raises(WeightsError, match="ConvNet.0.weight"):
+    with pytest.raises(WeightsError, match=r"ConvNet\.0\.weight"):
         load_state_into(Predictor(nf=16), small["predictor"].state_dict(), "test")
 
 

@@ -8,7 +8,6 @@ only bsrbench.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bsrbench import EstimatorSpec, MethodSpec, ModelSpec, OptionSpec, hookimpl
@@ -18,14 +17,15 @@ __version__ = "0.1.0"
 PAPER = ("Gu, Lu, Zuo, Dong, Blind Super-Resolution With Iterative Kernel Correction, "
          "CVPR 2019")
 LICENSE = "MIT (bsrbench implementation and bundled weights); official IKC code: none stated"
-BUNDLED = Path(__file__).resolve().parent / "weights"
 SCALES = (2, 3, 4)
 ITERATIONS = OptionSpec("iterations", int, 7, "correction iterations t (the paper uses 7)")
 
 
 def _bundled(*parts: str) -> Any:
     def available(scale: int) -> bool:
-        return all((BUNDLED / f"{p}_x{scale}.safetensors").is_file() for p in parts)
+        from bsrbench_ikc.checkpoints import weights_available
+
+        return weights_available(scale, (*parts, "pca"))
 
     return available
 

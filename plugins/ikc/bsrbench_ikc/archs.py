@@ -145,9 +145,7 @@ class SFTMD(nn.Module):
         if code.dim() != 2 or code.shape[0] != b:
             raise InputError(f"SFTMD needs codes of shape ({b}, d), got {tuple(code.shape)}")
         code_map = code.view(b, -1, 1, 1).expand(-1, -1, h, w)
-        fea_bef = self.conv3(
-            F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(lr), _SLOPE)), _SLOPE)
-        )
+        fea_bef = self.conv3(F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(lr), _SLOPE)), _SLOPE))
         fea = fea_bef
         for block in self.blocks():
             fea = block(fea, code_map)

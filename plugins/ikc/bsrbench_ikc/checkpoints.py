@@ -85,7 +85,7 @@ class IKCWeightPaths:
 
     @property
     def layout(self) -> str:
-        """"bsrbench", "official" or "mixed", from the files found."""
+        """The layout of the files found: bsrbench, official or mixed."""
         kinds = {p.suffix == ".safetensors" for p in self.files()}
         if len(kinds) > 1:
             return "mixed"
@@ -150,9 +150,7 @@ def find_weights(directory: str | Path, scale: int, parts: Sequence[str] = PARTS
             found[part] = path
     if missing:
         note = "" if scale == OFFICIAL_SCALE else " (official-layout files are ×4 only)"
-        raise WeightsError(
-            f"{directory} lacks IKC ×{scale} weights: {'; '.join(missing)}{note}"
-        )
+        raise WeightsError(f"{directory} lacks IKC ×{scale} weights: {'; '.join(missing)}{note}")
     return IKCWeightPaths(directory=directory, scale=scale, **found)
 
 
@@ -160,10 +158,14 @@ def _how_to(scale: int) -> str:
     return _HOW_TO.replace("{s}", str(scale))
 
 
-def weights_available(scale: int) -> bool:
-    """True when the bundled folder holds all four IKC parts for ``scale``."""
+def weights_available(scale: int, parts: Sequence[str] = PARTS) -> bool:
+    """True when the bundled folder holds ``parts`` (default: all four) for ``scale``.
+
+    Every factory needs the PCA besides its networks: the ``sftmd`` model needs
+    ``("sftmd", "pca")`` and ``ikc.predictor`` needs ``("predictor", "pca")``.
+    """
     try:
-        find_weights(BUNDLED_DIR, scale)
+        find_weights(BUNDLED_DIR, scale, parts)
     except WeightsError:
         return False
     return True
@@ -272,8 +274,9 @@ def load_sftmd(path: str | Path, scale: int) -> SFTMD:
     from bsrbench_ikc.archs import SFTMD
 
     path = Path(path)
-    config = _config(path, "sftmd", ("in_nc", "out_nc", "nf", "nb", "scale", "input_para",
-                                     "sft_hidden"))
+    config = _config(
+        path, "sftmd", ("in_nc", "out_nc", "nf", "nb", "scale", "input_para", "sft_hidden")
+    )
     state = load_state_dict(path)
     found = _sftmd_scale(state, str(path))
     if found != scale:
@@ -340,8 +343,13 @@ def save_weights(
             continue
         if part == "sftmd" and getattr(module, "scale", scale) != scale:
             raise WeightsError(f"this SFTMD is ×{module.scale}, not ×{scale}: nothing saved")
-        meta = {**extra, "format": FORMAT, "part": part, "scale": str(scale),
-                "config": json.dumps(module.config, sort_keys=True)}
+        meta = {
+            **extra,
+            "format": FORMAT,
+            "part": part,
+            "scale": str(scale),
+            "config": json.dumps(module.config, sort_keys=True),
+        }
         path = directory / _bsrbench_names(part, scale)[0]
         save_state_dict(module.state_dict(), path, meta)
         written[part] = path

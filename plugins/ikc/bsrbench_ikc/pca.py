@@ -113,8 +113,10 @@ class KernelPCA:
         """
         k = self.kernel_size
         if kernels.dim() != 3 or kernels.shape[1:] != (k, k):
-            raise InputError(f"IKC codes need kernels of shape (B, {k}, {k}), got "
-                             f"{tuple(kernels.shape)}: center-crop or pad them to {k}×{k}")
+            raise InputError(
+                f"IKC codes need kernels of shape (B, {k}, {k}), got "
+                f"{tuple(kernels.shape)}: center-crop or pad them to {k}×{k}"
+            )
         b = kernels.shape[0]
         p = self.matrix.to(kernels.device)
         flat = kernels.to(torch.float32).reshape(b, 1, k * k)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bsrbench.training import StageBase
+from bsrbench.training import LoopResult, StageBase
 
 if TYPE_CHECKING:
     import torch
@@ -286,7 +287,7 @@ class _CorrectorStage(_Stage):
 # --------------------------------------------------------------------------- command
 
 
-def _train(ctx: click.Context, o: dict[str, Any]) -> None:
+def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     import torch
 
     from bsrbench.errors import InputError
@@ -408,6 +409,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> None:
         max_minutes=o["max_minutes"],
         log_every=o["log_every"],
         val_every=o["val_every"],
+        started=o["started"],
         save_every=o["save_every"],
         extra_metadata={
             "method": "ikc",
@@ -429,8 +431,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> None:
         result.seconds,
         ", ".join(p.name for p in result.files),
     )
-    if result.stopped == "interrupted":
-        ctx.exit(130)
+    return result
 
 
 def ikc_command() -> click.Command:
@@ -665,6 +666,9 @@ def ikc_command() -> click.Command:
     )
     @click.pass_context
     def command(ctx: click.Context, **o: Any) -> None:
-        _train(ctx, o)
+        from bsrbench.training import run_command
+
+        o["started"] = time.monotonic()
+        run_command(ctx, lambda: _train(ctx, o))
 
     return command

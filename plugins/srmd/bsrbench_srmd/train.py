@@ -19,12 +19,13 @@ models and :mod:`bsrbench_srmd.kernel_map` use; KAIR's training file
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bsrbench.training import StageBase
+from bsrbench.training import LoopResult, StageBase
 
 if TYPE_CHECKING:
     import torch
@@ -128,7 +129,7 @@ class _SRMDStage(StageBase):
         return [path]
 
 
-def _train(ctx: click.Context, o: dict[str, Any]) -> None:
+def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     import torch
 
     from bsrbench.errors import InputError
@@ -233,6 +234,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> None:
         max_minutes=o["max_minutes"],
         log_every=o["log_every"],
         val_every=o["val_every"],
+        started=o["started"],
         save_every=o["save_every"],
         extra_metadata={
             "method": o["variant"],
@@ -252,8 +254,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> None:
         result.seconds,
         ", ".join(p.name for p in result.files),
     )
-    if result.stopped == "interrupted":
-        ctx.exit(130)
+    return result
 
 
 def srmd_command() -> click.Command:
@@ -478,6 +479,9 @@ def srmd_command() -> click.Command:
     )
     @click.pass_context
     def command(ctx: click.Context, **o: Any) -> None:
-        _train(ctx, o)
+        from bsrbench.training import run_command
+
+        o["started"] = time.monotonic()
+        run_command(ctx, lambda: _train(ctx, o))
 
     return command

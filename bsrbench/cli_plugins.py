@@ -1,0 +1,84 @@
+"""``bsrbench new-plugin`` and ``bsrbench check-plugin``: commands for plugin authors.
+
+:func:`register` adds both to the main click group (``register(main)`` in
+:mod:`bsrbench.cli`). Library errors become one line and an exit code, as in the rest of
+the CLI: 2 for an invalid or unknown name, 1 when a conformance check fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["check_plugin", "new_plugin", "register"]
+
+
+def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`bsrbench.cli.handle_errors`, looked up at call time (no import cycle)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bsrbench.cli import handle_errors
+
+        return handle_errors(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command("new-plugin")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["method", "estimator", "degradation"]),
+              default="method", show_default=True, help="What the plugin provides.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."),
+              show_default=True, help="Where the package folder bsrbench-NAME is created.")
+@_handle_errors
+def new_plugin(name: str, kind: str, directory: Path) -> None:
+    """Create the installable plugin package bsrbench-NAME (code, pyproject, tests)."""
+    from bsrbench.registry import load_registry
+    from bsrbench.scaffold import KINDS, check_plugin_name, create_plugin
+
+    check_plugin_name(name)
+    registry = load_registry()
+    taken = {n for k in KINDS[kind].registry_kinds for n in registry.list(k)}
+    root = create_plugin(name, kind, directory, registered=taken)
+    click.echo(f"created {root}")
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        click.echo(f"  {path.relative_to(root)}")
+    click.echo(f"next: pip install -e {root} && bsrbench check-plugin {name}")
+
+
+@click.command("check-plugin")
+@click.argument("name")
+@click.option("--device", default="cpu", show_default=True,
+              help="Device to check on (cpu, cuda, mps); unavailable devices are skipped.")
+@click.option("--scale", "-s", "scales", type=int, multiple=True,
+              help="Scale to check (repeatable; default: every declared scale).")
+@click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE",
+              help="Method option, e.g. -O iterations=1 to keep IKC's check short.")
+@_handle_errors
+def check_plugin(name: str, device: str, scales: tuple[int, ...],
+                 options: tuple[str, ...]) -> None:
+    """Run the conformance checks on a plugin, method, model, estimator or degradation.
+
+    Prints a PASS/FAIL/SKIP table; exits 1 when a check fails, 2 for an unknown name.
+    """
+    from bsrbench._conformance import FAIL, check_plugin, format_results
+    from bsrbench.cli import _parse_options
+    from bsrbench.registry import load_registry
+
+    results = check_plugin(load_registry(), name, device=device, scales=scales or None,
+                           options=_parse_options(options))
+    click.echo(format_results(results))
+    if any(r.status == FAIL for r in results):
+        sys.exit(1)
+
+
+def register(group: click.Group) -> None:
+    """Add ``new-plugin`` and ``check-plugin`` to ``group`` (the ``bsrbench`` CLI)."""
+    group.add_command(new_plugin)
+    group.add_command(check_plugin)

@@ -1,0 +1,352 @@
+"""The conformance suite: every registered plugin passes it, deliberately broken ones fail.
+
+The built-in tests are parametrised over the registry itself, so a plugin added to the
+registry is checked the same way. Methods and estimators without bundled weights are
+skipped with that reason; they run as soon as their weights land.
+"""
+
+from __future__ import annotations
+
+import types
+
+import click
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bsrbench import (
+    EstimatorSpec,
+    KernelEstimate,
+    MethodSpec,
+    ModelSpec,
+    Step,
+    UnknownNameError,
+    hookimpl,
+)
+from bsrbench.registry import load_registry
+from bsrbench.testing import (
+    FAIL,
+    PASS,
+    SKIP,
+    assert_conformance,
+    check_degradation,
+    check_estimator,
+    check_method,
+    check_plugin,
+    format_results,
+)
+
+pytest_plugins = ["pytester"]
+
+
+def _registered() -> dict[str, list[str]]:
+    reg = load_registry()
+    return {
+        "method": reg.list("method") + [f"{m}+oracle" for m in reg.list("model")],
+        "estimator": reg.list("estimator"),
+        "degradation": reg.list("degradation"),
+    }
+
+
+REGISTERED = _registered()
+
+
+@pytest.mark.parametrize("name", REGISTERED["method"])
+def test_conformance_registered_method(registry, name):
+    assert_conformance(check_method(registry, name))
+
+
+@pytest.mark.parametrize("name", REGISTERED["estimator"])
+def test_conformance_registered_estimator(registry, name):
+    assert_conformance(check_estimator(registry, name))
+
+
+@pytest.mark.parametrize("name", REGISTERED["degradation"])
+def test_conformance_registered_degradation(registry, name):
+    assert_conformance(check_degradation(registry, name))
+
+
+def test_conformance_covers_the_builtin_plugins():
+    assert {"bicubic", "ikc", "sftmd+oracle", "srmd+oracle", "srmdnf+oracle"} <= set(
+        REGISTERED["method"])
+    assert {"ikc", "ikc.predictor", "oracle"} <= set(REGISTERED["estimator"])
+
+
+# ---- deliberately broken plugins --------------------------------------------------------
+
+def _up(lr: torch.Tensor, s: int) -> torch.Tensor:
+    return lr.repeat_interleave(s, dim=-2).repeat_interleave(s, dim=-1)
+
+
+class Nearest:
+    """A correct method: nearest-neighbour upsampling."""
+
+    def run(self, batch):
+        yield Step(sr=_up(batch.lr, batch.scale))
+
+
+class WrongSize(Nearest):
+    def run(self, batch):
+        yield Step(sr=_up(batch.lr, batch.scale)[..., 1:, :])
+
+
+class MakesNaN(Nearest):
+    def run(self, batch):
+        sr = _up(batch.lr, batch.scale).clone()
+        sr[:, :, 0, 0] = float("nan")
+        yield Step(sr=sr)
+
+
+class NonDeterministic(Nearest):
+    calls = 0
+
+    def run(self, batch):
+        self.calls += 1  # state that survives torch.manual_seed
+        yield Step(sr=_up(batch.lr, batch.scale) + 0.01 * self.calls)
+
+
+class BatchDependent(Nearest):
+    def run(self, batch):
+        sr = _up(batch.lr, batch.scale)  # normalised with batch statistics (BatchNorm-style)
+        yield Step(sr=sr - sr.mean(dim=0, keepdim=True) + 0.5)
+
+
+class Float64(Nearest):
+    def run(self, batch):
+        yield Step(sr=_up(batch.lr, batch.scale).double())
+
+
+class Range255(Nearest):
+    def run(self, batch):
+        yield Step(sr=_up(batch.lr, batch.scale) * 255)
+
+
+class YieldsNothing(Nearest):
+    def run(self, batch):
+        return iter(())
+
+
+class BadKernelSteps(Nearest):
+    def run(self, batch):
+        k = torch.ones(batch.lr.shape[0], 5, 5, device=batch.lr.device)  # sums to 25
+        yield Step(sr=_up(batch.lr, batch.scale), kernel=k)
+
+
+def _broken_build(ctx):
+    raise RuntimeError("weights file is missing")
+
+
+class _Estimator:
+    def __init__(self, size: int = 21, total: float = 1.0, sign: float = 1.0) -> None:
+        self.size, self.total, self.sign = size, total, sign
+
+    def estimate(self, batch):
+        k = torch.full((batch.lr.shape[0], self.size, self.size), 1.0 / self.size**2)
+        k[:, 0, 0] *= self.sign
+        yield KernelEstimate(kernel=(k * self.total).to(batch.lr.device))
+
+
+def _plugin(*specs) -> types.ModuleType:
+    mod = types.ModuleType("fakes")
+    methods = [s for s in specs if isinstance(s, MethodSpec)]
+    estimators = [s for s in specs if isinstance(s, EstimatorSpec)]
+    models = [s for s in specs if isinstance(s, ModelSpec)]
+    mod.bsrbench_methods = hookimpl(lambda: methods)
+    mod.bsrbench_estimators = hookimpl(lambda: estimators)
+    mod.bsrbench_models = hookimpl(lambda: models)
+    return mod
+
+
+def _method(name, cls=Nearest, *, factory=None, paper="A, B, C, 2024", **kw) -> MethodSpec:
+    return MethodSpec(name, "a fake", paper, "MIT", (2, 3), factory=factory or (lambda c: cls()),
+                      **kw)
+
+
+def _estimator(name, **kw) -> EstimatorSpec:
+    return EstimatorSpec(name, "a fake", "-", "MIT", (2,), factory=lambda c: _Estimator(**kw))
+
+
+def _failed(results) -> set[str]:
+    return {r.check for r in results if r.status == FAIL}
+
+
+@pytest.mark.parametrize(("cls", "check"), [
+    (WrongSize, "shape"),
+    (MakesNaN, "finite"),
+    (NonDeterministic, "deterministic"),
+    (BatchDependent, "batch"),
+    (Float64, "dtype"),
+    (Range255, "range"),
+    (YieldsNothing, "run"),
+    (BadKernelSteps, "kernels"),
+])
+def test_conformance_broken_method_fails_its_check(cls, check):
+    reg = load_registry(autoload=False, extra=[_plugin(_method("fake", cls))])
+    results = check_method(reg, "fake", scales=[2])
+    assert check in _failed(results), format_results(results)
+    if cls is BatchDependent:
+        assert "deterministic" not in _failed(results)
+    if cls is NonDeterministic:
+        assert "shape" not in _failed(results)
+
+
+def test_conformance_correct_fake_passes_every_check():
+    reg = load_registry(autoload=False, extra=[_plugin(_method("fake"))])
+    results = check_method(reg, "fake", scales=[2, 3])
+    assert {r.status for r in results} == {PASS}, format_results(results)
+    assert {(r.check, r.scale) for r in results} >= {("odd-size", 3), ("grey", 2), ("batch", 2)}
+
+
+def test_conformance_factory_error_fails_build_and_skips_the_rest():
+    reg = load_registry(autoload=False, extra=[_plugin(_method("fake", factory=_broken_build))])
+    results = check_method(reg, "fake", scales=[2])
+    assert _failed(results) == {"build"}
+    build = next(r for r in results if r.check == "build")
+    assert "RuntimeError: weights file is missing" in build.detail
+    assert {r.status for r in results if r.check not in ("build", "metadata")} == {SKIP}
+
+
+def test_conformance_missing_weights_are_skipped_with_the_reason():
+    spec = _method("fake", weights_available=lambda s: s == 3)
+    reg = load_registry(autoload=False, extra=[_plugin(spec)])
+    results = check_method(reg, "fake")
+    at2 = [r for r in results if r.scale == 2]
+    assert at2 and all(r.status == SKIP for r in at2)
+    assert at2[0].detail == "no weights for x2 (fake: weights_available(2) is False)"
+    assert all(r.status == PASS for r in results if r.scale == 3)
+
+
+def test_conformance_all_skipped_skips_the_test():
+    reg = load_registry(autoload=False, extra=[_plugin(_method("fake",
+                                                               weights_available=lambda s: False))])
+    with pytest.raises(pytest.skip.Exception, match="no weights for x2"):
+        assert_conformance(check_method(reg, "fake"))
+
+
+def test_conformance_unavailable_device_is_skipped():
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    reg = load_registry(autoload=False, extra=[_plugin(_method("fake"))])
+    results = check_method(reg, "fake", device="cuda:7", scales=[2])
+    per_scale = [r for r in results if r.scale == 2]
+    assert per_scale and all(r.status == SKIP and "not available" in r.detail for r in per_scale)
+
+
+def test_conformance_empty_paper_fails_metadata():
+    reg = load_registry(autoload=False, extra=[_plugin(_method("fake", paper=" "))])
+    results = check_method(reg, "fake", scales=[2])
+    assert _failed(results) == {"metadata"}
+
+
+@pytest.mark.parametrize(("kw", "check"), [
+    ({"size": 15}, "shape"),
+    ({"total": 2.0}, "kernels"),
+    ({"sign": -1.0}, "kernels"),
+])
+def test_conformance_broken_estimator_fails_its_check(kw, check):
+    reg = load_registry(autoload=False, extra=[_plugin(_estimator("fake", **kw))])
+    results = check_estimator(reg, "fake")
+    assert check in _failed(results), format_results(results)
+
+
+def test_conformance_model_is_checked_composed_with_oracle():
+    class Model:
+        kernel_size = 21
+
+        def restore(self, lr, kernel, noise=None):
+            assert kernel.shape == (lr.shape[0], 21, 21)
+            return _up(lr, 2)
+
+    spec = ModelSpec("fakemodel", "a fake", "-", "MIT", (2,), factory=lambda c: Model())
+    reg = load_registry(autoload=False, extra=[_plugin(spec)])
+    results = check_plugin(reg, "fakemodel")
+    assert {r.target for r in results} == {"fakemodel+oracle"}
+    assert not _failed(results), format_results(results)
+
+
+def test_check_plugin_checks_everything_a_plugin_provides(registry):
+    results = check_plugin(registry, "bsrbench", scales=[2])
+    kinds = {(r.kind, r.target) for r in results}
+    assert ("estimator", "oracle") in kinds and ("degradation", "direct") in kinds
+    assert not _failed(results)
+
+
+def test_check_plugin_unknown_name_suggests(registry):
+    with pytest.raises(UnknownNameError, match="did you mean 'bicubic'"):
+        check_plugin(registry, "bicubik")
+
+
+# ---- the command line and the pytest fixture --------------------------------------------
+
+@pytest.fixture
+def cli(monkeypatch):
+    from bsrbench.cli_plugins import register
+
+    group = click.Group("bsrbench")
+    register(group)
+
+    def invoke(*args, plugin=None):
+        if plugin is not None:
+            monkeypatch.setattr("bsrbench.registry.load_registry",
+                                lambda: load_registry(autoload=False, extra=[plugin]))
+        return CliRunner().invoke(group, [str(a) for a in args])
+
+    return invoke
+
+
+def test_check_plugin_cli_prints_a_table_and_exit_codes(cli):
+    ok = cli("check-plugin", "bicubic", "--scale", "2")
+    assert ok.exit_code == 0, ok.output
+    assert "PASS" in ok.output and "0 failed" in ok.output and "odd-size" in ok.output
+    unknown = cli("check-plugin", "bicubik")
+    assert unknown.exit_code == 2
+    assert unknown.output.startswith("error: ") and "did you mean 'bicubic'" in unknown.output
+    broken = cli("check-plugin", "fake", plugin=_plugin(_method("fake", WrongSize)))
+    assert broken.exit_code == 1
+    assert any(line.split()[3:5] == ["shape", "FAIL"] for line in broken.output.splitlines())
+
+
+def test_check_plugin_cli_rejects_an_option_nobody_declares(cli):
+    res = cli("check-plugin", "ikc", "-O", "iteratons=1")
+    assert res.exit_code == 2 and "iteratons" in res.output
+
+
+def test_conformance_fixture_fails_a_broken_plugin(pytester):
+    pytester.makepyfile(fakeplug="""
+        import torch
+        from bsrbench import MethodSpec, Step, hookimpl
+
+        class Wrong:
+            def run(self, batch):
+                yield Step(sr=batch.lr)  # forgot to upsample
+
+        @hookimpl
+        def bsrbench_methods():
+            return [MethodSpec("wrong", "s", "p", "MIT", (2,), factory=lambda c: Wrong())]
+    """)
+    pytester.makeconftest("""
+        import pytest
+        pytest_plugins = ["bsrbench.testing"]
+
+        @pytest.fixture
+        def bsrbench_registry():
+            import fakeplug
+            from bsrbench.registry import load_registry
+            return load_registry(autoload=False, extra=[fakeplug])
+    """)
+    pytester.makepyfile(test_wrong="""
+        def test_wrong(bsrbench_conformance):
+            bsrbench_conformance("wrong")
+
+        def test_unknown(bsrbench_conformance):
+            bsrbench_conformance("nothing")
+
+        def test_oracle(bsrbench_conformance):
+            results = bsrbench_conformance("oracle", scales=[2])
+            assert all(r.status == "PASS" for r in results)
+    """)
+    pytester.syspathinsert()
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*conformance check(s) failed*", "*shape*FAIL*",
+                                 "*unknown plugin, method, model or estimator 'nothing'*"])
