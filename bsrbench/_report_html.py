@@ -109,8 +109,10 @@ nav.toc a { color: var(--accent); text-decoration: none; margin-right: 14px; }
 .summary ul { margin: 0; padding-left: 18px; flex: 1 1 520px; }
 .legend { flex: 0 1 420px; border: 1px solid var(--line); border-radius: 6px;
   padding: 8px 12px; font-size: 12.5px; background: var(--zebra); }
-.legend dt { font-weight: 600; margin-top: 4px; }
-.legend dd { margin: 0 0 2px 0; color: var(--muted); }
+dl.legend { display: grid; grid-template-columns: auto 1fr; gap: 4px 10px; margin: 0; }
+.legend dt { font-weight: 600; text-align: right; }
+.legend dt .badge { margin-left: 0; }
+.legend dd { margin: 0; color: var(--muted); }
 .table-wrap { overflow-x: auto; margin: 6px 0 10px; }
 table { border-collapse: collapse; font-size: 13px; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 12px;

@@ -124,11 +124,12 @@ def _image_names(sub: pd.DataFrame, runs: Sequence[Path], hr_rel: Path,
     return sorted(names)[:max_images]
 
 
-def _methods(sub: pd.DataFrame) -> list[tuple[int, str, str, bool]]:
-    """(run, display label, method dir name, upper bound), blind methods first."""
+def _methods(sub: pd.DataFrame, runs: Sequence[Path]) -> list[tuple[int, str, str, bool]]:
+    """(run, display label, method dir name, upper bound) of runs with pictures, blind
+    methods first."""
     keys = sub[["run", "label", "method", "upper_bound"]].drop_duplicates()
     out = [(int(r.run), str(r.label), str(r.method), bool(r.upper_bound))
-           for r in keys.itertuples()]
+           for r in keys.itertuples() if has_images(runs[int(r.run)])]
     return sorted(out, key=lambda t: t[3])
 
 
@@ -166,7 +167,7 @@ def images_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: int
                 lr_crop = np.repeat(np.repeat(lr_crop, s, axis=0), s, axis=1)
                 tiles.append(_tile(_png_uri(lr_crop), f"LR ×{s} (nearest)"))
             step_rows = []
-            for run, label, method, upper in _methods(sub):
+            for run, label, method, upper in _methods(sub, runs):
                 mine = sub[(sub["run"] == run) & (sub["label"] == label) & (sub["image"] == name)]
                 if mine.empty:
                     continue
@@ -188,7 +189,7 @@ def images_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: int
                     step_rows.append(tag("div", esc(f"{label}: every step"), class_="rowlabel")
                                      + tag("div", "".join(row), class_="tiles"))
             sigma = sub.loc[sub["image"] == name, "sigma"].dropna()
-            sig = f", σ = {sigma.iloc[0]:.2f}" if len(sigma) else ""
+            sig = f", σ = {sigma.iloc[0]:.2f}" if len(sigma) and sigma.iloc[0] > 0 else ""
             head = tag("h3", esc(f"{name} — {dataset} ×{scale}, LR image {kernel_index}{sig}"))
             top_row = tag("div", full + "".join(tiles), class_="tiles")
             parts.append(tag("div", head + top_row + "".join(step_rows), class_="vis"))
@@ -213,7 +214,7 @@ def kernels_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: in
         for name in names:
             gt = _first_existing(runs, rel("gt_kernel") / f"{name}_k{kernel_index}.png")
             groups = [_group("ground truth", _tile(_file_uri(gt), "", css="tile kernel"))]
-            for run, label, method, upper in _methods(sub):
+            for run, label, method, upper in _methods(sub, runs):
                 mine = sub[(sub["run"] == run) & (sub["label"] == label) & (sub["image"] == name)]
                 kdir = runs[run] / rel("kernel", method)
                 if mine.empty or not kdir.is_dir():

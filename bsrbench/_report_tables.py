@@ -282,12 +282,13 @@ def metadata(runs: Sequence[Path], metas: Sequence[list[dict[str, Any]]]) -> str
     """Provenance of every run directory, one column per recorded run."""
     out = []
     for run, name, entries in zip(runs, run_names(runs), metas):
-        out.append(tag("h3", esc(name)) + tag("p", tag("span", esc(str(run)), class_="mono"),
-                                              class_="note"))
+        where = tag("span", esc(str(run.resolve())), class_="mono")
+        out.append(tag("h3", esc(name)) + tag("p", where, class_="note"))
         if not entries:
             out.append(tag("p", "No run.json: provenance unknown.", class_="warn"))
             continue
-        head: list[Cell | str] = ["", *[f"run {i + 1}" for i in range(len(entries))]]
+        head: list[Cell | str] = ["", *[f"run {i + 1}: {e.get('method', '?')}"
+                                        for i, e in enumerate(entries)]]
         body = [("", [label, *[Cell(esc(_meta_value(e, key)), "wrap mono"
                                     if key in ("command", "dataset.file", "git_commit",
                                                "dataset.content_hash", "options") else "wrap")

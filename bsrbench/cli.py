@@ -75,7 +75,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise InputError(f"option {pair!r} must be NAME=VALUE (e.g. -o iterations=7)")
+            raise InputError(f"option {pair!r} must be NAME=VALUE (e.g. -O iterations=7)")
         key, value = pair.split("=", 1)
         out[key.strip()] = value.strip()
     return out
@@ -272,6 +272,15 @@ def datasets_export(file: Path, out: Path) -> None:
 def train() -> None:
     """Train a method's networks (commands come from plugins: ikc, srmd...)."""
 
+
+def _register_commands() -> None:
+    from bsrbench import cli_plugins, cli_report
+
+    cli_report.register(main)
+    cli_plugins.register(main)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

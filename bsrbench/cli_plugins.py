@@ -60,9 +60,11 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
               help="Scale to check (repeatable; default: every declared scale).")
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE",
               help="Method option, e.g. -O iterations=1 to keep IKC's check short.")
+@click.option("--weights", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Weights file or folder to check with (default: the bundled weights).")
 @_handle_errors
-def check_plugin(name: str, device: str, scales: tuple[int, ...],
-                 options: tuple[str, ...]) -> None:
+def check_plugin(name: str, device: str, scales: tuple[int, ...], options: tuple[str, ...],
+                 weights: Path | None) -> None:
     """Run the conformance checks on a plugin, method, model, estimator or degradation.
 
     Prints a PASS/FAIL/SKIP table; exits 1 when a check fails, 2 for an unknown name.
@@ -72,7 +74,7 @@ def check_plugin(name: str, device: str, scales: tuple[int, ...],
     from bsrbench.registry import load_registry
 
     results = check_plugin(load_registry(), name, device=device, scales=scales or None,
-                           options=_parse_options(options))
+                           options=_parse_options(options), weights=weights)
     click.echo(format_results(results))
     if any(r.status == FAIL for r in results):
         sys.exit(1)

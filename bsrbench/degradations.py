@@ -141,7 +141,8 @@ def degrade(
     """Make 8-bit LR images: blur with each kernel, downsample, add noise, quantise.
 
     Noise (std ``noise_sigma/255``) is added to the float LR just before the final
-    quantisation, so the stored LR is what a camera would have written. For
+    quantisation, so it is clipped and rounded like the signal, as in a stored noisy LR
+    PNG; that makes the LR the same whether a method reads it from disk or memory. For
     ``pil-bicubic`` the PIL resize itself works on 8-bit data, so there the noise is added
     to the resized uint8 image (as float /255) and the sum is rounded again.
 

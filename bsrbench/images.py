@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm", ".webp")
 # scikit-image's bundled colour photographs that load offline (no pooch download).
 EMBEDDED_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
-# Centre crop of each embedded image: 256x256 HR keeps `bsrbench run --method ikc` (full
+# Centre crop of each embedded image: 192x192 HR keeps `bsrbench run --method ikc` (full
 # SFTMD, 7 iterations, 4 images x 8 kernels at x4) within a few minutes on a 2-core CPU.
-EMBEDDED_CROP = 256
+EMBEDDED_CROP = 192
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ def gaussian_kernel(
 
 def gaussian_kernels(sigmas: Sequence[float], size: int = 21) -> Tensor:
     """Stack of isotropic Gaussian kernels, one per sigma: float32 (K, size, size)."""
+    _check_odd_size(size)
     if len(sigmas) == 0:
         return torch.empty(0, size, size, dtype=torch.float32)
     return torch.stack([gaussian_kernel(float(s), size=size) for s in sigmas])

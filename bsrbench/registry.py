@@ -31,6 +31,7 @@ from bsrbench.specs import (
     MetricSpec,
     ModelSpec,
     ProtocolSpec,
+    check_metadata,
     check_name,
 )
 
@@ -155,8 +156,9 @@ def load_registry(
     owners: dict[tuple[str, str], str] = {}
     for hook_name, (attr, spec_type, what) in _KINDS.items():
         hook = getattr(pm.hook, hook_name)
-        # call each implementation alone, so one failing plugin cannot hide the others
-        for impl in reversed(hook.get_hookimpls()):
+        # call each implementation alone, so one failing plugin cannot hide the others, in
+        # registration order (core, then entry points by name), so the first name wins
+        for impl in hook.get_hookimpls():
             pname = pm.get_name(impl.plugin) or "?"
             info = by_name.get(pname)
             try:
@@ -166,6 +168,8 @@ def load_registry(
                         raise PluginError(f"{hook_name} returned {type(spec).__name__}, "
                                           f"expected {spec_type.__name__}")
                     check_name(spec.name, what)
+                    if isinstance(spec, (MethodSpec, ModelSpec, EstimatorSpec)):
+                        check_metadata(spec, what)
                     key = (attr, spec.name)
                     if key in owners:
                         raise PluginError(f"{what} {spec.name!r} is already registered by "

@@ -103,8 +103,8 @@ def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
     symmetric boundary handling that repeats the edge pixel, and the height axis resized
     before the width axis (MATLAB resizes dimensions in order of increasing scale, and a
     stable sort puts rows first when the scales are equal). The work is done in float64,
-    one gathered weighted sum per axis; the result has the input's dtype and no clamping, as MATLAB
-    does for double input.
+    one gathered weighted sum per axis; the result has the input's dtype and is not
+    clamped, as MATLAB does for double input.
 
     Args:
         x: Float image, (H,W), (C,H,W) or (B,C,H,W), on any device.

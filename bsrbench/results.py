@@ -53,7 +53,8 @@ def row_key(row: Mapping[str, Any]) -> tuple[str, ...]:
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
+    if isinstance(value, float):  # numpy floats too: write plain numbers, not np.float64(..)
+        value = float(value)
         if math.isnan(value):
             return ""
         return repr(round(value, 6)) if math.isfinite(value) else str(value)

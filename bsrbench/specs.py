@@ -28,6 +28,7 @@ __all__ = [
     "ModelSpec",
     "OptionSpec",
     "ProtocolSpec",
+    "check_metadata",
     "check_name",
 ]
 
@@ -41,9 +42,26 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+def check_metadata(spec: Any, what: str) -> None:
+    """Raise :class:`PluginError` unless a method, model or estimator spec has a summary,
+    cites its paper and licence, declares its scales and has a factory."""
+    for name in ("summary", "paper", "license"):
+        value = getattr(spec, name)
+        if not isinstance(value, str) or not value.strip():
+            raise PluginError(f"{what} {spec.name!r} has an empty {name}: cite the paper and "
+                              "the licence (paper '-' only when nothing was published)")
+    scales = spec.scales
+    if not (isinstance(scales, tuple) and scales and all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in scales)):
+        raise PluginError(f"{what} {spec.name!r} must declare its scales as a non-empty "
+                          f"tuple of positive ints, got {scales!r}")
+    if not callable(spec.factory):
+        raise PluginError(f"{what} {spec.name!r} has no factory")
+
+
 @dataclass(frozen=True)
 class OptionSpec:
-    """A method-specific option (``-o NAME=VALUE`` on the CLI)."""
+    """A method-specific option (``-O NAME=VALUE`` on the CLI)."""
 
     name: str  # option name, e.g. "iterations"
     type: type  # int, float, str or bool; values from the CLI are converted with it

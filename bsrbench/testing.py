@@ -29,6 +29,7 @@ returns the results, so a test can look at them further. The registry comes from
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -94,14 +95,15 @@ def bsrbench_registry() -> Registry:
 def bsrbench_conformance(
     bsrbench_registry: Registry, request: pytest.FixtureRequest
 ) -> Callable[..., Sequence[CheckResult]]:
-    """``bsrbench_conformance(name, *, device=None, scales=None, options=None)``."""
+    """``bsrbench_conformance(name, *, device=None, scales=None, options=None, weights=None)``."""
     default_device = request.config.getoption("--bsrbench-device", default="cpu")
 
     def run(name: str, *, device: str | None = None, scales: Sequence[int] | None = None,
-            options: Mapping[str, Any] | None = None) -> Sequence[CheckResult]:
+            options: Mapping[str, Any] | None = None,
+            weights: Path | None = None) -> Sequence[CheckResult]:
         try:
             results = check_plugin(bsrbench_registry, name, device=device or default_device,
-                                   scales=scales, options=options)
+                                   scales=scales, options=options, weights=weights)
         except UnknownNameError as exc:
             pytest.fail(f"{exc}; is the plugin installed (pip install -e .) and not disabled "
                         "by BSRBENCH_DISABLE_PLUGINS?", pytrace=False)

@@ -61,6 +61,7 @@ __all__ = [
     "save_checkpoint",
     "setup_device",
     "split_validation",
+    "to_device",
     "validation_pairs",
 ]
 
@@ -153,6 +154,20 @@ def _kernel_grid(
     return xx, yy
 
 
+def to_device(t: Tensor, device: torch.device | str) -> Tensor:
+    """Copy a small CPU tensor to ``device`` without stalling the host.
+
+    A plain ``.to("cuda")`` from pageable memory synchronises the stream, so the host
+    would wait for the previous step's kernels every step; from pinned memory with
+    ``non_blocking=True`` the copy is queued behind them instead.
+    """
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def random_kernels(
     n: int,
     *,
@@ -189,15 +204,15 @@ def random_kernels(
     sigmas = torch.stack([sx, sy], dim=1)
 
     xx, yy = _kernel_grid(size, device, f64)
-    sx_d, sy_d = sx.to(device, f64)[:, None, None], sy.to(device, f64)[:, None, None]
-    th = theta.to(device, f64)[:, None, None]
+    params = to_device(torch.stack([sx, sy, theta, iso.double()], dim=1), device).to(f64)
+    sx_d, sy_d, th, iso_d = (params[:, i, None, None] for i in range(4))
     iso_k = torch.exp(-(xx**2 + yy**2) / (2.0 * sx_d**2))
     c, s = torch.cos(th), torch.sin(th)
     a = c**2 / sx_d**2 + s**2 / sy_d**2
     b = c * s * (1.0 / sx_d**2 - 1.0 / sy_d**2)
     d = s**2 / sx_d**2 + c**2 / sy_d**2
     aniso_k = torch.exp(-0.5 * (a * xx**2 + 2.0 * b * xx * yy + d * yy**2))
-    k = torch.where(iso.to(device)[:, None, None], iso_k, aniso_k)
+    k = torch.where(iso_d > 0.5, iso_k, aniso_k)
     k = k / k.sum(dim=(-2, -1), keepdim=True)
     return k.to(torch.float32), sigmas
 
@@ -375,7 +390,7 @@ class PairSampler:
             u = torch.rand(self.batch, 2, generator=self.generator, dtype=torch.float64)
             level = lo + (hi - lo) * u[:, 0]
             level = torch.where(u[:, 1] < self.noise_free_rate, torch.zeros_like(level), level)
-            noise = level.to(torch.float32).to(self.device)
+            noise = to_device(level.to(torch.float32), self.device)
         return make_pairs(
             hr_u8, kernels, self.scale, self.downsampler, noise, self.device_generator
         )

@@ -267,7 +267,7 @@ def test_report_rejects_a_missing_run_dir(tmp_path):
     with pytest.raises(InputError, match="not found"):
         write_report([tmp_path / "nope"], tmp_path / "r.html")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no results.csv"):
+    with pytest.raises(InputError, match=r"no results\.csv"):
         write_report([tmp_path / "empty"], tmp_path / "r.html")
 
 

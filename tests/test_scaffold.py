@@ -25,7 +25,7 @@ from bsrbench.scaffold import KINDS, create_plugin
 PACKAGES = {"method": "tinysr", "estimator": "tinyest", "degradation": "tinyarea"}
 
 
-def _env(site: Path, tmp: Path) -> dict[str, str]:
+def plugin_env(site: Path, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("BSRBENCH_DISABLE", "PYTEST_"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
@@ -117,7 +117,7 @@ def installed(tmp_path_factory):
 @pytest.mark.slow
 def test_scaffold_method_is_listed_and_benchmarked(installed, hr_dir, tmp_path):
     tmp, _, setup_s = installed
-    env = _env(tmp / "site", tmp_path)
+    env = plugin_env(tmp / "site", tmp_path)
     t0 = time.perf_counter()
     methods = bsrbench(env, tmp_path, "methods")
     assert methods.returncode == 0, methods.stderr
@@ -139,7 +139,7 @@ def test_scaffold_generated_tests_pass(installed, tmp_path):
     method = roots["method"]
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", ".",
                           *(str(r) for k, r in roots.items() if k != "method")],
-                         cwd=method, env=_env(tmp / "site", tmp_path),
+                         cwd=method, env=plugin_env(tmp / "site", tmp_path),
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "9 passed" in res.stdout  # three tests per package, conformance included

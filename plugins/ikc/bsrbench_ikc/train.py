@@ -380,6 +380,11 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
                 Corrector(nf=o["nf"], code_len=code_len), o, sampler, val, pca, sftmd, predictor
             )
 
+    if o["init"] is not None:  # fine-tune: start from existing weights of this stage's network
+        from bsrbench.weights import load_state_dict
+        from bsrbench_ikc.checkpoints import load_state_into
+
+        load_state_into(task.net, load_state_dict(o["init"]), str(o["init"]))
     identity = {
         k: o[k]
         for k in (
@@ -398,6 +403,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
         )
     }
     identity["pca"] = pca_source
+    identity["init"] = str(o["init"] or "")
     cfg = LoopConfig(
         out=Path(o["out"]),
         steps=o["steps"],
@@ -438,7 +444,16 @@ def ikc_command() -> click.Command:
     """Build the ``ikc`` command for ``bsrbench train`` (torch is imported only when it runs)."""
     per_stage = "per stage, from train_{SFTMD,Predictor,Corrector}.yml of yuanjunchai/IKC"
 
-    @click.command("ikc", help=__doc__.split("\n\n")[0].replace("``", "'"))
+    @click.command(
+        "ikc",
+        short_help="Train IKC: SFTMD, then Predictor, then Corrector (official recipe).",
+        help="Train IKC's networks with the official recipe: first --stage sftmd with the true "
+        "kernels' PCA codes, then --stage predictor and --stage corrector with that SFTMD "
+        "frozen (the Corrector learns on SFTMD outputs at its own estimates). LR patches are "
+        "made on the device from random HR crops and random Gaussian kernels. Rerun the same "
+        "command to resume from --out/checkpoint.pt. Defaults are the official configs' "
+        "(yuanjunchai/IKC codes/options/train/train_*.yml).",
+    )
     @click.option(
         "--stage",
         type=click.Choice(STAGES),
@@ -654,6 +669,13 @@ def ikc_command() -> click.Command:
     )
     @click.option(
         "--seed", type=int, default=0, show_default=True, help="Random seed (manual_seed: 0)."
+    )
+    @click.option(
+        "--init",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Start from these weights of the trained network (fine-tuning); default: "
+        "PyTorch's initialisation, as the official code.",
     )
     @click.option(
         "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."

@@ -261,7 +261,15 @@ def srmd_command() -> click.Command:
     """Build the ``srmd`` command for ``bsrbench train`` (torch is imported only when it runs)."""
     kair = "options/train_srmd.json of cszn/KAIR"
 
-    @click.command("srmd", help=__doc__.split("\n\n")[0].replace("``", "'"))
+    @click.command(
+        "srmd",
+        short_help="Train SRMD (noise-free srmdnf, or noise-aware srmd with --noise-max).",
+        help="Train SRMD with KAIR's recipe (options/train_srmd.json): L1, Adam, MultiStepLR. "
+        "LR patches are made on the device from random HR crops blurred with random 21x21 "
+        "Gaussian kernels; the degradation map is built from their centre 15x15 crop, as "
+        "bsrbench's protocols feed SRMD. --noise-max 0 (default) trains srmdnf, > 0 the "
+        "noise-aware srmd. Rerun the same command to resume from --out/checkpoint.pt.",
+    )
     @click.option(
         "--hr",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
