@@ -122,8 +122,12 @@ def build_dataset(
     from bsrbench.degradations import degrade, modcrop
     from bsrbench.kernels import gaussian_kernel
 
+    from bsrbench.degradations import DOWNSAMPLERS
+
     protocol = registry.get("protocol", settings.protocol)
-    registry.get("degradation", settings.downsampler)
+    spec = registry.get("degradation", settings.downsampler)
+    # built-ins by name (their noise is added before quantisation); plugins by callable
+    method = spec.name if spec.name in DOWNSAMPLERS else spec.downsample
     if settings.scale not in protocol.scales:
         raise InputError(f"protocol {protocol.name!r} has no scale {settings.scale} "
                          f"(it has {', '.join(map(str, protocol.scales))})")
@@ -152,7 +156,7 @@ def build_dataset(
             if hr_u8.shape[-1] < settings.scale * 4 or hr_u8.shape[-2] < settings.scale * 4:
                 raise InputError(f"HR image {im.name!r} is too small for x{settings.scale}")
             hr = hr_u8.float().div(255).expand(1, 3, *hr_u8.shape[-2:])
-            lr = degrade(hr, kernels, settings.scale, settings.downsampler,
+            lr = degrade(hr, kernels, settings.scale, method,
                          noise_sigma=settings.noise, generator=generator)
             lr = lr.expand(n_lr, *lr.shape[1:])
             hr_np = hr_u8[0].permute(1, 2, 0).contiguous().numpy()

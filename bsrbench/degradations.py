@@ -16,6 +16,8 @@ MATLAB-made LR images were stored; truncation is used only where IKC truncates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -85,7 +87,9 @@ def downsample(blurred: Tensor, scale: int, method: str) -> Tensor:
     Args:
         blurred: Float (B,C,H,W) in [0,1]; H and W multiples of ``scale``.
         scale: Integer downsampling factor.
-        method: One of :data:`DOWNSAMPLERS`.
+        method: One of :data:`DOWNSAMPLERS`, or a plugin's downsampler: a callable
+            ``(blurred float, scale) -> uint8 LR`` (noise is then added to its 8-bit output
+            and rounded again, as for ``pil-bicubic``).
 
     Returns:
         uint8 (B,C,H/scale,W/scale) on the input's device.
@@ -133,7 +137,7 @@ def degrade(
     hr: Tensor,
     kernels: Tensor | None,
     scale: int,
-    method: str,
+    method: str | Callable[[Tensor, int], Tensor],
     *,
     noise_sigma: float = 0.0,
     generator: torch.Generator | None = None,
@@ -151,7 +155,9 @@ def degrade(
         kernels: (K,k,k) kernels, one LR per kernel; None (or K=0) means no blur, the
             plain "bicubic" protocol.
         scale: Integer downsampling factor.
-        method: One of :data:`DOWNSAMPLERS`.
+        method: One of :data:`DOWNSAMPLERS`, or a plugin's downsampler: a callable
+            ``(blurred float, scale) -> uint8 LR`` (noise is then added to its 8-bit output
+            and rounded again, as for ``pil-bicubic``).
         noise_sigma: Noise level on the 0..255 scale; 0 disables noise.
         generator: Random source for the noise, for reproducible runs.
 
@@ -161,16 +167,26 @@ def degrade(
     Raises:
         InputError: For bad shapes, an unknown method or a negative noise level.
     """
-    _check_method(method)
+    if not callable(method):
+        _check_method(method)
     _check_scale(scale)
     _check_blurred(hr, scale)
     if not noise_sigma >= 0:
         raise InputError(f"noise_sigma must be >= 0, got {noise_sigma!r}")
     no_blur = kernels is None or kernels.numel() == 0
     blurred = hr if no_blur else _blur_batch(hr, kernels)
-    if noise_sigma == 0:
+    if callable(method):
+        lr_u8 = method(blurred, scale)
+        want = (*blurred.shape[:2], blurred.shape[2] // scale, blurred.shape[3] // scale)
+        if lr_u8.dtype != torch.uint8 or tuple(lr_u8.shape) != want:
+            raise InputError(f"downsampler returned {lr_u8.dtype} {tuple(lr_u8.shape)}, "
+                             f"expected torch.uint8 {want}")
+        if noise_sigma == 0:
+            return lr_u8
+        lr = lr_u8.to(torch.float64) / 255.0
+    elif noise_sigma == 0:
         return downsample(blurred, scale, method)
-    if method == "pil-bicubic":
+    elif method == "pil-bicubic":
         lr = downsample(blurred, scale, method).to(torch.float64) / 255.0
     else:
         lr = _float_lr(blurred, scale, method)

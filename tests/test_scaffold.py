@@ -155,8 +155,6 @@ def _load_generated(root: Path, name: str):
     return module
 
 
-@pytest.mark.xfail(strict=True, reason="datasets build LR images with bsrbench.degradations, "
-                                        "which only knows the built-in downsamplers")
 def test_scaffold_degradation_is_usable_as_downsampler(tmp_path, hr_dir, monkeypatch):
     from bsrbench.cli import main
     from bsrbench.registry import load_registry
