@@ -16,7 +16,10 @@ from bsrbench.errors import WeightsError
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["file_sha256", "load_state_dict", "save_state_dict"]
+__all__ = ["PINS_FILE", "file_sha256", "load_state_dict", "pinned_sha256", "save_state_dict"]
+
+# A JSON object {file name: sha256} beside weights files pins their hashes (bundled weights).
+PINS_FILE = "sha256.json"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -28,12 +31,34 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str, Tensor]:
+def pinned_sha256(path: str | Path) -> str | None:
+    """The hash that a ``sha256.json`` beside ``path`` records for it, or None."""
+    import json
+
+    path = Path(path)
+    pins = path.parent / PINS_FILE
+    if not pins.is_file():
+        return None
+    try:
+        table = json.loads(pins.read_text())
+    except ValueError as exc:
+        raise WeightsError(f"{pins} is not valid JSON ({exc}): fix or regenerate it") from None
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise WeightsError(f"{pins} must map file names to sha256 hex strings")
+    return table.get(path.name)
+
+
+def load_state_dict(
+    path: str | Path, *, sha256: str | None = None, known: Mapping[str, str] | None = None
+) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or a torch file, without unpickling code.
 
     Args:
         path: the weights file.
-        sha256: the expected hash, when one is recorded; a mismatch is an error.
+        sha256: the expected hash; when None, the hash pinned in a ``sha256.json`` beside
+            the file, else ``known[file name]`` (official releases a plugin lists). A
+            mismatch is an error naming the file and both hashes.
+        known: hashes of released files by file name.
 
     Returns:
         The tensors by key, on the CPU. A bare tensor file (IKC's ``pca_matrix.pth``) comes
@@ -47,12 +72,15 @@ def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str,
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found")
+    if sha256 is None:
+        sha256 = pinned_sha256(path) or (known or {}).get(path.name)
     if sha256 is not None:
         actual = file_sha256(path)
         if actual != sha256.lower():
             raise WeightsError(
                 f"weights file {path} has sha256 {actual}, expected {sha256}: "
-                "the file is corrupt or not the release it claims to be"
+                "the file is corrupt or not the release it claims to be (rename your own "
+                "checkpoints so they do not pose as a release)"
             )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file

@@ -191,3 +191,42 @@ def test_plugins_can_be_disabled_by_name_or_all_at_once(site, tmp_path):
     assert "goodone" not in methods.stdout and "bicubic" not in methods.stdout
     unknown = bsrbench(env, tmp_path, "check-plugin", "goodone")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown")
+
+
+def test_bundled_weights_are_pinned_and_a_tampered_copy_is_refused(tmp_path):
+    import json
+    import shutil
+
+    from bsrbench.weights import load_state_dict, pinned_sha256
+    from bsrbench_ikc.checkpoints import BUNDLED_DIR as IKC_DIR
+    from bsrbench_srmd.weight_files import BUNDLED_DIR as SRMD_DIR
+
+    for folder in (IKC_DIR, SRMD_DIR):
+        files = sorted(folder.glob("*.safetensors"))
+        assert files, f"no bundled weights in {folder}"
+        for f in files:
+            assert pinned_sha256(f), f"{f.name} is not pinned in {folder}/sha256.json"
+    src = IKC_DIR / "predictor_x4.safetensors"
+    shutil.copy(src, tmp_path / src.name)
+    shutil.copy(IKC_DIR / "sha256.json", tmp_path / "sha256.json")
+    load_state_dict(tmp_path / src.name)  # an intact copy passes its pin
+    data = bytearray((tmp_path / src.name).read_bytes())
+    data[-1] ^= 1
+    (tmp_path / src.name).write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="predictor_x4.safetensors has sha256"):
+        load_state_dict(tmp_path / src.name)
+    assert json.loads((tmp_path / "sha256.json").read_text())[src.name] in str(
+        pytest.raises(WeightsError, load_state_dict, tmp_path / src.name).value)
+
+
+def test_official_release_names_are_hash_checked(tmp_path):
+    from bsrbench_ikc.checkpoints import load_predictor
+
+    fake = tmp_path / "Predictor_latest_G.pth"
+    import torch
+
+    from bsrbench_ikc.archs import Predictor
+
+    torch.save(Predictor().state_dict(), fake)
+    with pytest.raises(WeightsError, match="76dab4120c53e849afa8ccf2e37ee354ff230ed5"):
+        load_predictor(fake)

@@ -111,6 +111,10 @@ def test_ikc_pca_load_rejects_non_pca(tmp_path) -> None:
     save_state_dict({"weight": torch.ones(441, 10)}, tmp_path / "junk.safetensors")
     with pytest.raises(WeightsError, match="not an IKC PCA file"):
         load_pca(tmp_path / "junk.safetensors")
-    torch.save(torch.ones(441, 10), tmp_path / "pca_matrix.pth")
+    torch.save(torch.ones(441, 10), tmp_path / "my_pca.pth")
     with pytest.raises(WeightsError, match="orthonormal"):
+        load_pca(tmp_path / "my_pca.pth")
+    # a file posing as the official release is checked against the release's sha256
+    torch.save(torch.ones(441, 10), tmp_path / "pca_matrix.pth")
+    with pytest.raises(WeightsError, match="0352064a3fc86bf0"):
         load_pca(tmp_path / "pca_matrix.pth")

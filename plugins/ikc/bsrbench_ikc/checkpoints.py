@@ -54,6 +54,13 @@ __all__ = [
 ]
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
+# sha256 of the official IKC release files (yuanjunchai/IKC), checked whenever a file of
+# that name is loaded; bundled files are pinned by weights/sha256.json.
+OFFICIAL_SHA256 = {
+    "Predictor_latest_G.pth": "76dab4120c53e849afa8ccf2e37ee354ff230ed5a5d9e47736ad29881d497a33",
+    "Corrector_latest_G.pth": "2b498926fbec6fe84a21124a7d359fc1bbdb1cb179e97a90636bd119d0fecd93",
+    "pca_matrix.pth": "0352064a3fc86bf037f336af4a0bb81d3412f26f3522c7c7fa27c96e25375b36",
+}
 PARTS = ("sftmd", "predictor", "corrector", "pca")
 OFFICIAL_SCALE = 4  # the official release ships ×4 weights only
 FORMAT = "bsrbench-ikc"
@@ -277,7 +284,7 @@ def load_sftmd(path: str | Path, scale: int) -> SFTMD:
     config = _config(
         path, "sftmd", ("in_nc", "out_nc", "nf", "nb", "scale", "input_para", "sft_hidden")
     )
-    state = load_state_dict(path)
+    state = load_state_dict(path, known=OFFICIAL_SHA256)
     found = _sftmd_scale(state, str(path))
     if found != scale:
         raise WeightsError(
@@ -296,7 +303,7 @@ def load_predictor(path: str | Path) -> Predictor:
 
     path = Path(path)
     model = Predictor(**_config(path, "predictor", ("in_nc", "nf", "code_len")))
-    load_state_into(model, load_state_dict(path), str(path))
+    load_state_into(model, load_state_dict(path, known=OFFICIAL_SHA256), str(path))
     return model.eval()
 
 
@@ -307,7 +314,7 @@ def load_corrector(path: str | Path) -> Corrector:
 
     path = Path(path)
     model = Corrector(**_config(path, "corrector", ("in_nc", "nf", "code_len")))
-    load_state_into(model, load_state_dict(path), str(path))
+    load_state_into(model, load_state_dict(path, known=OFFICIAL_SHA256), str(path))
     return model.eval()
 
 

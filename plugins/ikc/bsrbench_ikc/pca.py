@@ -159,7 +159,9 @@ def load_pca(path: str | Path, *, sha256: str | None = None) -> KernelPCA:
     Raises:
         WeightsError: the file is not a PCA matrix with orthonormal columns.
     """
-    state = load_state_dict(path, sha256=sha256)
+    from bsrbench_ikc.checkpoints import OFFICIAL_SHA256
+
+    state = load_state_dict(path, sha256=sha256, known=OFFICIAL_SHA256)
     if set(state) == {""}:
         matrix = state[""]
         mean = distribution_mean(OFFICIAL_SIGMA_RANGE, round(matrix.shape[0] ** 0.5))

@@ -113,17 +113,12 @@ def bundled_sha256(path: Path) -> str | None:
     Raises:
         WeightsError: ``sha256.json`` exists but is not a JSON object of strings.
     """
+    from bsrbench.weights import pinned_sha256
+
     path = Path(path)
-    pins = BUNDLED_DIR / "sha256.json"
-    if path.resolve().parent != BUNDLED_DIR.resolve() or not pins.is_file():
+    if path.resolve().parent != BUNDLED_DIR.resolve():
         return None
-    try:
-        table = json.loads(pins.read_text())
-    except ValueError as exc:
-        raise WeightsError(f"{pins} is not valid JSON ({exc}): fix or regenerate it") from None
-    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise WeightsError(f"{pins} must map file names to sha256 hex strings")
-    return table.get(path.name)
+    return pinned_sha256(path)
 
 
 def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:
