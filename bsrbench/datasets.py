@@ -119,10 +119,8 @@ def build_dataset(
     import torch
 
     from bsrbench import __version__
-    from bsrbench.degradations import degrade, modcrop
+    from bsrbench.degradations import DOWNSAMPLERS, degrade, modcrop
     from bsrbench.kernels import gaussian_kernel
-
-    from bsrbench.degradations import DOWNSAMPLERS
 
     protocol = registry.get("protocol", settings.protocol)
     spec = registry.get("degradation", settings.downsampler)

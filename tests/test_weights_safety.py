@@ -197,9 +197,10 @@ def test_bundled_weights_are_pinned_and_a_tampered_copy_is_refused(tmp_path):
     import json
     import shutil
 
-    from bsrbench.weights import load_state_dict, pinned_sha256
     from bsrbench_ikc.checkpoints import BUNDLED_DIR as IKC_DIR
     from bsrbench_srmd.weight_files import BUNDLED_DIR as SRMD_DIR
+
+    from bsrbench.weights import load_state_dict, pinned_sha256
 
     for folder in (IKC_DIR, SRMD_DIR):
         files = sorted(folder.glob("*.safetensors"))
@@ -213,10 +214,9 @@ def test_bundled_weights_are_pinned_and_a_tampered_copy_is_refused(tmp_path):
     data = bytearray((tmp_path / src.name).read_bytes())
     data[-1] ^= 1
     (tmp_path / src.name).write_bytes(bytes(data))
-    with pytest.raises(WeightsError, match="predictor_x4.safetensors has sha256"):
+    with pytest.raises(WeightsError, match=r"predictor_x4\.safetensors has sha256") as err:
         load_state_dict(tmp_path / src.name)
-    assert json.loads((tmp_path / "sha256.json").read_text())[src.name] in str(
-        pytest.raises(WeightsError, load_state_dict, tmp_path / src.name).value)
+    assert json.loads((tmp_path / "sha256.json").read_text())[src.name] in str(err.value)
 
 
 def test_official_release_names_are_hash_checked(tmp_path):
@@ -224,7 +224,6 @@ def test_official_release_names_are_hash_checked(tmp_path):
 
     fake = tmp_path / "Predictor_latest_G.pth"
     import torch
-
     from bsrbench_ikc.archs import Predictor
 
     torch.save(Predictor().state_dict(), fake)

@@ -12,7 +12,6 @@ a ``SHA256SUMS`` text file so that the package-data globs ship it with the weigh
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bsrbench.errors import InputError, WeightsError
