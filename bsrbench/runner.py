@@ -79,6 +79,30 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _weights_sha256(cfg: RunConfig) -> dict[str, str]:
+    """sha256 of the weights a run uses: the files given with --weights, or the pins of
+    the plugins' bundled ``weights/sha256.json`` (the convention for bundled weights)."""
+    import sys
+
+    from bsrbench.weights import PINS_FILE, file_sha256
+
+    if cfg.weights is not None:
+        files = [cfg.weights] if cfg.weights.is_file() else sorted(
+            p for p in cfg.weights.iterdir() if p.suffix in {".pth", ".pt", ".safetensors"})
+        return {str(p): file_sha256(p) for p in files}
+    out: dict[str, str] = {}
+    plan = cfg.plan
+    for spec in (plan.method, plan.model, plan.estimator):
+        module = sys.modules.get(getattr(spec.factory, "__module__", "") if spec else "")
+        if module is None or not getattr(module, "__file__", None):
+            continue
+        pins = Path(module.__file__).resolve().parent / "weights" / PINS_FILE
+        if pins.is_file():
+            for name, digest in json.loads(pins.read_text()).items():
+                out[f"{module.__name__}/weights/{name}"] = digest
+    return out
+
+
 def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet) -> dict[str, Any]:
     import torch
 
@@ -101,6 +125,7 @@ def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet) -> dict[str, 
         "kernel_conversion": plan.model.kernel_conversion if plan.model else None,
         "options": {k: dict(v) for k, v in plan.options.items()},
         "weights": str(cfg.weights) if cfg.weights else "bundled",
+        "weights_sha256": _weights_sha256(cfg),
         "convention": cfg.convention,
         "dataset": {"file": str(cfg.dataset), "label": ts.label,
                     "content_hash": ts.content_hash, **ts.attrs},

@@ -1,0 +1,84 @@
+"""IKC from the command line with the bundled weights: run (every step scored), sr on a
+real photograph, and the official release layout through --weights."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import shared_dir
+
+from bsrbench.cli import main
+from bsrbench.images import embedded_images, read_image, write_png
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    from bsrbench_ikc.checkpoints import weights_available
+
+    if not weights_available(4):
+        pytest.fail("bundled IKC x4 weights are missing from plugins/ikc/bsrbench_ikc/weights")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BSRBENCH_CACHE", str(tmp_path / "cache"))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    folder = tmp_path / "photos"
+    write_png(folder / "coffee.png", embedded_images(crop=48)[1].pixels)
+    return folder
+
+
+def test_ikc_run_scores_every_step_and_marks_the_final(cli, photo_dir, tmp_path):
+    res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "--iterations", "3",
+              "--out", "r", "-q")
+    assert res.exit_code == 0, res.output
+    from bsrbench.summary import load_frame
+
+    frame = load_frame(tmp_path / "r" / "results.csv")
+    assert sorted(frame["step"].unique()) == [0, 1, 2, 3]
+    assert frame.loc[frame["is_final"], "step"].eq(3).all() and frame["is_final"].sum() == 8
+    assert frame["kernel_psnr"].notna().all() and frame["code_l2"].notna().all()
+    assert "oracle best step per image (chosen with the ground truth, not a result)" in \
+        res.output
+    import json
+
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())["runs"][-1]
+    assert any(k.endswith("weights/sftmd_x4.safetensors") for k in meta["weights_sha256"])
+
+
+def test_ikc_sr_restores_a_real_photo_with_steps(cli, tmp_path):
+    lr = embedded_images(crop=64)[2].pixels[::2, ::2]  # chelsea, 32x32
+    write_png(tmp_path / "cat.png", np.ascontiguousarray(lr))
+    res = cli("sr", "-m", "ikc", "-i", tmp_path / "cat.png", "--scale", "4", "-o", "out",
+              "--save-steps", "--iterations", "2")
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "out" / "cat.png").pixels.shape == (128, 128, 3)
+    for i in range(3):
+        assert (tmp_path / "out" / f"cat_step{i}.png").is_file()
+        kernel = read_image(tmp_path / "out" / f"cat_kernel{i}.png").pixels
+        assert kernel.shape == (21 * 8, 21 * 8, 1) and kernel.max() == 255
+
+
+def test_ikc_accepts_the_official_release_layout(cli, photo_dir, tmp_path):
+    """The released Predictor/Corrector/PCA (.pth, hash-checked) with bsrbench's SFTMD."""
+    from bsrbench_ikc.checkpoints import BUNDLED_DIR
+
+    official = shared_dir("reference", "ikc", "official")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("Predictor_latest_G.pth", "Corrector_latest_G.pth", "pca_matrix.pth"):
+        shutil.copy(official / name, weights / name)
+    shutil.copy(BUNDLED_DIR / "sftmd_x4.safetensors", weights / "sftmd_x4.safetensors")
+    res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "--iterations", "1",
+              "--weights", weights, "--out", "off", "-q")
+    assert res.exit_code == 0, res.output
+    import json
+
+    meta = json.loads((tmp_path / "off" / "run.json").read_text())["runs"][-1]
+    assert meta["weights"] == str(weights)
+    assert meta["weights_sha256"][str(weights / "Predictor_latest_G.pth")].startswith("76dab412")
