@@ -266,7 +266,7 @@ def _meta_value(meta: dict[str, Any], key: str) -> str:
 META_FIELDS = (
     ("method", "method"), ("upper_bound", "upper bound"), ("model", "model"),
     ("estimator", "estimator"), ("options", "options"), ("weights", "weights"),
-    ("kernel_conversion", "kernel conversion"), ("dataset.label", "dataset"),
+    ("weights_sha256", "weights sha256"), ("kernel_conversion", "kernel conversion"), ("dataset.label", "dataset"),
     ("dataset.protocol", "protocol"), ("dataset.hr_set", "HR set"),
     ("dataset.scale", "scale"), ("dataset.downsampler", "downsampler"),
     ("dataset.noise", "noise"), ("dataset.file", "dataset file"),
@@ -291,7 +291,8 @@ def metadata(runs: Sequence[Path], metas: Sequence[list[dict[str, Any]]]) -> str
                                         for i, e in enumerate(entries)]]
         body = [("", [label, *[Cell(esc(_meta_value(e, key)), "wrap mono"
                                     if key in ("command", "dataset.file", "git_commit",
-                                               "dataset.content_hash", "options") else "wrap")
+                                               "dataset.content_hash", "options",
+                                               "weights_sha256") else "wrap")
                                for e in entries]])
                 for key, label in META_FIELDS]
         out.append(table([head], body, css="meta"))
