@@ -8,42 +8,17 @@ else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bsrbench.errors import BsrbenchError, InputError
+from bsrbench._cli_common import handle_errors, parse_options, setup_logging
 
 log = logging.getLogger("bsrbench")
-
-
-def _setup_logging(quiet: bool, verbose: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into one line and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except BsrbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: results so far are saved; rerun the same command "
-                       "(same --out) to resume", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 def _registry() -> Any:
@@ -69,16 +44,6 @@ class _TrainGroup(click.Group):
 @click.version_option(package_name="bsrbench")
 def main() -> None:
     """bsrbench: benchmark blind image super-resolution methods under one protocol."""
-
-
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"option {pair!r} must be NAME=VALUE (e.g. -O iterations=7)")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
 
 
 @main.command()
@@ -123,10 +88,10 @@ def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: boo
 
     Comma lists (or --config) run every combination into one run directory.
     """
-    _setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose)
     from bsrbench.sweep import SweepConfig, run_sweep
 
-    opts: dict[str, Any] = _parse_options(options)
+    opts: dict[str, Any] = parse_options(options)
     sweep = SweepConfig.from_sources(config, given, opts)
     sweep = sweep.with_command(shlex.join(["bsrbench", *sys.argv[1:]]))
     result = run_sweep(sweep, _registry(), quiet=quiet)
@@ -157,12 +122,12 @@ def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, ou
        save_steps: bool, device: str, weights: Path | None, iterations: int | None,
        options: tuple[str, ...], quiet: bool) -> None:
     """Restore real LR images (no ground truth) and write the SR PNGs into OUT."""
-    _setup_logging(quiet, False)
+    setup_logging(quiet, False)
     from bsrbench.apply import apply_method, collect_inputs
     from bsrbench.compose import plan_method
     from bsrbench.device import pick_device
 
-    opts: dict[str, Any] = _parse_options(options)
+    opts: dict[str, Any] = parse_options(options)
     if iterations is not None:
         opts["iterations"] = iterations
     plan = plan_method(_registry(), method, kernel, opts, scale)
@@ -226,7 +191,7 @@ def datasets() -> None:
 def datasets_build(protocol: str, hr: Path | None, scale: int, downsampler: str, noise: float,
                    seed: int, out: Path | None) -> None:
     """Generate the test set of PROTOCOL (bicubic, gaussian8) into one HDF5 file."""
-    _setup_logging(False, False)
+    setup_logging(False, False)
     from bsrbench.datasets import DatasetSettings, build_dataset, default_cache_dir
     from bsrbench.errors import UnknownNameError
     from bsrbench.images import hr_set_digest, load_hr_set

@@ -7,27 +7,14 @@ the CLI: 2 for an invalid or unknown name, 1 when a conformance check fails.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
+from bsrbench._cli_common import handle_errors
+
 __all__ = ["check_plugin", "new_plugin", "register"]
-
-
-def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """:func:`bsrbench.cli.handle_errors`, looked up at call time (no import cycle)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bsrbench.cli import handle_errors
-
-        return handle_errors(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 @click.command("new-plugin")
@@ -36,7 +23,7 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
               default="method", show_default=True, help="What the plugin provides.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."),
               show_default=True, help="Where the package folder bsrbench-NAME is created.")
-@_handle_errors
+@handle_errors
 def new_plugin(name: str, kind: str, directory: Path) -> None:
     """Create the installable plugin package bsrbench-NAME (code, pyproject, tests)."""
     from bsrbench.registry import load_registry
@@ -62,15 +49,15 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
               help="Method option, e.g. -O iterations=1 to keep IKC's check short.")
 @click.option("--weights", type=click.Path(exists=True, path_type=Path), default=None,
               help="Weights file or folder to check with (default: the bundled weights).")
-@_handle_errors
+@handle_errors
 def check_plugin(name: str, device: str, scales: tuple[int, ...], options: tuple[str, ...],
                  weights: Path | None) -> None:
     """Run the conformance checks on a plugin, method, model, estimator or degradation.
 
     Prints a PASS/FAIL/SKIP table; exits 1 when a check fails, 2 for an unknown name.
     """
+    from bsrbench._cli_common import parse_options as _parse_options
     from bsrbench._conformance import FAIL, check_plugin, format_results
-    from bsrbench.cli import _parse_options
     from bsrbench.registry import load_registry
 
     results = check_plugin(load_registry(), name, device=device, scales=scales or None,

@@ -7,29 +7,14 @@ worse, 1 on a regression or a missing row, 2 for bad input.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-# bsrbench.cli imports this module to register the commands; binding the module (not its
-# names) keeps that import cycle harmless wherever cli.py puts the import.
-import bsrbench.cli as _cli
+from bsrbench._cli_common import handle_errors
 
 __all__ = ["compare_command", "register", "report_command"]
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """:func:`bsrbench.cli.handle_errors`, looked up when the command runs."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _cli.handle_errors(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 @click.command("report")
