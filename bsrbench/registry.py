@@ -119,7 +119,11 @@ def get_plugin_manager(
     if autoload:
         disabled = _disabled()
         seen: set[str] = set()
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # bsrbench's own plugins first, so a third-party name can never shadow a built-in
+        def order(ep: metadata.EntryPoint) -> tuple[bool, str]:
+            return (ep.dist is None or ep.dist.name != "bsrbench", ep.name)
+
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=order):
             if ep.name in disabled or ep.name in seen:
                 continue
             seen.add(ep.name)

@@ -109,3 +109,27 @@ def test_import_bsrbench_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_registry_third_party_cannot_shadow_a_builtin(monkeypatch):
+    from importlib import metadata
+
+    real = metadata.entry_points
+    shadow = _method_plugin("aaa_shadow", "bicubic")
+
+    class ShadowEP:
+        name, value, group = "aaa", "aaa_shadow", "bsrbench"
+        dist = types.SimpleNamespace(name="bsrbench-aaa", version="1.0")
+
+        def load(self):
+            return shadow
+
+    def fake(group=None, **kw):
+        eps = list(real(group=group, **kw)) if group else real(**kw)
+        return [ShadowEP(), *eps] if group == "bsrbench" else eps
+
+    monkeypatch.setattr(metadata, "entry_points", fake)
+    reg = load_registry()
+    assert reg.methods["bicubic"].summary != "test"  # the built-in kept its name
+    aaa = next(p for p in reg.plugins if p.name == "aaa")
+    assert "already registered" in aaa.error and aaa.distribution == "bsrbench-aaa"
