@@ -69,7 +69,7 @@ def test_srmd_time_cap_exports(hr: Path, tmp_path: Path) -> None:
 
 
 def test_degradation_vector_on_device_matches_kernel_map(hr: Path) -> None:
-    from bsrbench_srmd.train import _SRMDStage
+    from bsrbench_srmd._train_stage import _SRMDStage
 
     class _Sampler:
         def state_dict(self) -> dict[str, torch.Tensor]:

@@ -1,0 +1,51 @@
+"""How a plugin's ``bsrbench train`` command reports its command line, errors and exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bsrbench.training.loop import LoopResult
+
+
+def command_line(ctx: Any) -> str:
+    """The command as typed, or (when not run from the ``bsrbench`` script) rebuilt from ``ctx``."""
+    import shlex
+
+    script = Path(sys.argv[0])
+    if "bsrbench" in (script.name, script.parent.name) and len(sys.argv) > 1:
+        return shlex.join(["bsrbench", *sys.argv[1:]])
+    params = [
+        f"--{k.replace('_', '-')}={v}" for k, v in sorted(ctx.params.items()) if v is not None
+    ]
+    return shlex.join(["bsrbench", "train", str(ctx.info_name), *params])
+
+
+def run_command(ctx: Any, train: Callable[[], LoopResult]) -> None:
+    """Run a train command the way ``bsrbench``'s own commands run.
+
+    INFO logging goes to stderr unless logging is configured already; a
+    :class:`~bsrbench.errors.BsrbenchError` becomes one ``error:`` line and its exit code;
+    a Ctrl-C stop (after its checkpoint and export) exits 130.
+    """
+    import click
+
+    from bsrbench.errors import BsrbenchError
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        result = train()
+    except BsrbenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    if result.stopped == "interrupted":
+        click.echo(
+            "interrupted: checkpoint and weights written; rerun the same command to resume",
+            err=True,
+        )
+        ctx.exit(130)
