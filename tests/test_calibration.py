@@ -8,29 +8,16 @@ and SSIM all follow the MATLAB conventions the literature used.
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import shared_dir
 from PIL import Image
 
 from bsrbench.degradations import degrade, modcrop
 from bsrbench.metrics import score
 from bsrbench.resize import imresize
-
-
-def shared_dir() -> Path:
-    """The ../shared reference bundle; skip (or fail when required) if it is absent."""
-    root = Path(__file__).resolve().parents[1].parent / "shared"
-    if not root.is_dir():
-        message = f"../shared not found: {root}"
-        if os.environ.get("BSRBENCH_REQUIRE_SHARED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return root
-
 
 # Published bicubic baselines, mean over the set: (PSNR dB, SSIM), Y channel, border = scale.
 # Source: the DEVELOPERS brief; these are the standard MATLAB bicubic rows (SRCNN / VDSR

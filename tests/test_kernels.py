@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import shared_dir
 from scipy import ndimage
 
 from bsrbench.errors import InputError
@@ -22,17 +21,6 @@ from bsrbench.kernels import (
     pad_kernel,
     resize_kernel,
 )
-
-
-def shared_dir() -> Path:
-    """The ../shared reference bundle; skip (or fail when required) if it is absent."""
-    root = Path(__file__).resolve().parents[1].parent / "shared"
-    if not root.is_dir():
-        message = f"../shared not found: {root}"
-        if os.environ.get("BSRBENCH_REQUIRE_SHARED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return root
 
 
 def _numpy_isotropic(sigma: float, size: int) -> np.ndarray:
