@@ -16,6 +16,7 @@ factories load real weights.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -190,46 +191,18 @@ class PredictorEstimator:
         return self
 
 
-class IKCEstimator:
+class IKCEstimator(IKCMethod):
     """The full IKC loop as a kernel estimator: yields t + 1 estimates.
 
     It runs its own SFTMD internally (the Corrector needs SR images); composing it with
-    another non-blind model then restores the LR once per estimate.
+    another non-blind model then restores the LR once per estimate. Same constructor as
+    :class:`IKCMethod`, whose loop it reuses.
     """
-
-    def __init__(
-        self,
-        sftmd: SFTMD,
-        predictor: Predictor,
-        corrector: Corrector,
-        pca: KernelPCA,
-        iterations: int = DEFAULT_ITERATIONS,
-    ) -> None:
-        self.sftmd = sftmd.eval()
-        self.predictor = predictor.eval()
-        self.corrector = corrector.eval()
-        self.pca = pca
-        self.iterations = _check_iterations(iterations)
 
     def estimate(self, batch: LRBatch) -> Iterator[KernelEstimate]:
         """Yield the kernel estimate of every IKC step, last one best."""
-        _check_lr(batch.lr)
-        if batch.scale != self.sftmd.scale:
-            raise InputError(f"this IKC is ×{self.sftmd.scale}, the batch asks for ×{batch.scale}")
-        loop = _ikc_loop(self.sftmd, self.predictor, self.corrector, batch.lr, self.iterations)
-        for _, code in loop:
-            code = _out(code)
-            yield KernelEstimate(kernel=self.pca.decode(code), code=code)
-
-    def encode_kernel(self, kernel: Tensor) -> Tensor:
-        """Codes of kernels (KernelCoder)."""
-        return self.pca.encode(kernel)
-
-    def to(self, device: str | torch.device) -> IKCEstimator:
-        """Move the networks to ``device``."""
-        for net in (self.sftmd, self.predictor, self.corrector):
-            net.to(device)
-        return self
+        for step in self.run(batch):
+            yield KernelEstimate(kernel=step.kernel, code=step.code)
 
 
 # ---------------------------------------------------------------------------- factories
@@ -239,18 +212,25 @@ def _iterations(ctx: BuildContext) -> int:
     return _check_iterations(ctx.options.get("iterations", DEFAULT_ITERATIONS))
 
 
-def build_method(ctx: BuildContext) -> IKCMethod:
-    """Factory of the ``ikc`` method: all four parts from ``ctx.weights`` or the bundle."""
+_Loop = TypeVar("_Loop", bound=IKCMethod)
+
+
+def _build_loop(cls: type[_Loop], ctx: BuildContext) -> _Loop:
     exact_math(ctx.device)
     paths = resolve_weights(ctx.weights, ctx.scale)
-    method = IKCMethod(
+    loop = cls(
         load_sftmd(paths.sftmd, ctx.scale),
         load_predictor(paths.predictor),
         load_corrector(paths.corrector),
         load_pca(paths.pca),
         _iterations(ctx),
     )
-    return method.to(ctx.device)
+    return loop.to(ctx.device)
+
+
+def build_method(ctx: BuildContext) -> IKCMethod:
+    """Factory of the ``ikc`` method: all four parts from ``ctx.weights`` or the bundle."""
+    return _build_loop(IKCMethod, ctx)
 
 
 def build_sftmd(ctx: BuildContext) -> SFTMDModel:
@@ -270,13 +250,4 @@ def build_predictor(ctx: BuildContext) -> PredictorEstimator:
 
 def build_ikc_estimator(ctx: BuildContext) -> IKCEstimator:
     """Factory of the ``ikc`` estimator: the full loop, yielding t + 1 estimates."""
-    exact_math(ctx.device)
-    paths = resolve_weights(ctx.weights, ctx.scale)
-    estimator = IKCEstimator(
-        load_sftmd(paths.sftmd, ctx.scale),
-        load_predictor(paths.predictor),
-        load_corrector(paths.corrector),
-        load_pca(paths.pca),
-        _iterations(ctx),
-    )
-    return estimator.to(ctx.device)
+    return _build_loop(IKCEstimator, ctx)
