@@ -49,3 +49,38 @@ def run_command(ctx: Any, train: Callable[[], LoopResult]) -> None:
             err=True,
         )
         ctx.exit(130)
+
+
+def common_option(flag: str) -> Callable[[Any], Any]:
+    """A click option that every ``bsrbench train`` command shares, with the same meaning,
+    default and help: ``--hr``, ``--out``, ``--max-minutes``, ``--val-dir``,
+    ``--val-count``, ``--device``, ``--amp`` and ``--channels-last``.
+    """
+    import click
+
+    specs: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+        "--hr": (("--hr",), dict(
+            type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+            help="Folder of HR training images (PNG/JPG); all are loaded to the device once.")),
+        "--out": (("--out",), dict(
+            type=click.Path(file_okay=False, path_type=Path), required=True,
+            help="Run folder: checkpoint.pt, train_log.csv, weights, "
+            "train_summary.json. Rerun to resume.")),
+        "--max-minutes": (("--max-minutes",), dict(
+            type=click.FloatRange(min=0), default=None,
+            help="Wall-clock cap for this invocation: stop cleanly, checkpoint and export.")),
+        "--val-dir": (("--val-dir",), dict(
+            type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+            help="Validation HR images; default: hold out the last --val-count images of --hr.")),
+        "--val-count": (("--val-count",), dict(
+            type=click.IntRange(min=1), default=8, show_default=True,
+            help="Fixed validation pairs (centre crops, sigma evenly over the range).")),
+        "--device": (("--device",), dict(
+            default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")),
+        "--amp": (("--amp/--no-amp",), dict(
+            default=None, help="bf16 autocast; default on for CUDA only.")),
+        "--channels-last": (("--channels-last/--no-channels-last",), dict(
+            default=None, help="channels_last memory format; default on for CUDA only.")),
+    }
+    decls, attrs = specs[flag]
+    return click.option(*decls, **attrs)

@@ -28,6 +28,8 @@ from typing import Any
 
 import click
 
+from bsrbench.training.command import common_option
+
 __all__ = ["STAGE_DEFAULTS", "ikc_command"]
 
 STAGES = ("sftmd", "predictor", "corrector")
@@ -90,12 +92,7 @@ def ikc_command() -> click.Command:
         required=True,
         help="sftmd first, then predictor, then corrector.",
     )
-    @click.option(
-        "--hr",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        required=True,
-        help="Folder of HR training images (PNG/JPG); all are loaded to the device once.",
-    )
+    @common_option("--hr")
     @click.option(
         "--scale",
         type=click.Choice(["2", "3", "4"]),
@@ -104,13 +101,7 @@ def ikc_command() -> click.Command:
         callback=lambda c, p, v: int(v),
         help="SR factor (scale: 4 in the official configs).",
     )
-    @click.option(
-        "--out",
-        type=click.Path(file_okay=False, path_type=Path),
-        required=True,
-        help="Run folder: checkpoint.pt, train_log.csv, weights, "
-        "train_summary.json. Rerun to resume.",
-    )
+    @common_option("--out")
     @click.option(
         "--sftmd",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -137,12 +128,7 @@ def ikc_command() -> click.Command:
         default=None,
         help=f"Total steps (batches). Default niter {per_stage}: 500000 / 5000 / 5000.",
     )
-    @click.option(
-        "--max-minutes",
-        type=click.FloatRange(min=0),
-        default=None,
-        help="Wall-clock cap for this invocation: stop cleanly, checkpoint and export.",
-    )
+    @common_option("--max-minutes")
     @click.option(
         "--batch-size",
         type=click.IntRange(min=1),
@@ -266,19 +252,8 @@ def ikc_command() -> click.Command:
         show_default=True,
         help="Random flips and transposes (use_flip/use_rot in train_*.yml).",
     )
-    @click.option(
-        "--val-dir",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        default=None,
-        help="Validation HR images; default: hold out the last --val-count images of --hr.",
-    )
-    @click.option(
-        "--val-count",
-        type=click.IntRange(min=1),
-        default=8,
-        show_default=True,
-        help="Fixed validation pairs (centre crops, sigma evenly over the range).",
-    )
+    @common_option("--val-dir")
+    @common_option("--val-count")
     @click.option(
         "--log-every",
         type=click.IntRange(min=1),
@@ -307,15 +282,9 @@ def ikc_command() -> click.Command:
         help="Start from these weights of the trained network (fine-tuning); default: "
         "PyTorch's initialisation, as the official code.",
     )
-    @click.option(
-        "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
-    )
-    @click.option("--amp/--no-amp", default=None, help="bf16 autocast; default on for CUDA only.")
-    @click.option(
-        "--channels-last/--no-channels-last",
-        default=None,
-        help="channels_last memory format; default on for CUDA only.",
-    )
+    @common_option("--device")
+    @common_option("--amp")
+    @common_option("--channels-last")
     @click.pass_context
     def command(ctx: click.Context, **o: Any) -> None:
         from bsrbench.training import run_command

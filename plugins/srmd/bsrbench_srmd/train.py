@@ -19,10 +19,11 @@ models and :mod:`bsrbench_srmd.kernel_map` use; KAIR's training file
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import click
+
+from bsrbench.training.command import common_option
 
 __all__ = ["SIGMA_RANGE", "srmd_command"]
 
@@ -44,12 +45,7 @@ def srmd_command() -> click.Command:
         "bsrbench's protocols feed SRMD. --noise-max 0 (default) trains srmdnf, > 0 the "
         "noise-aware srmd. Rerun the same command to resume from --out/checkpoint.pt.",
     )
-    @click.option(
-        "--hr",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        required=True,
-        help="Folder of HR training images (PNG/JPG); all are loaded to the device once.",
-    )
+    @common_option("--hr")
     @click.option(
         "--scale",
         type=click.Choice(["2", "3", "4"]),
@@ -58,13 +54,7 @@ def srmd_command() -> click.Command:
         callback=lambda c, p, v: int(v),
         help=f"SR factor (scale: 4 in {kair}).",
     )
-    @click.option(
-        "--out",
-        type=click.Path(file_okay=False, path_type=Path),
-        required=True,
-        help="Run folder: checkpoint.pt, train_log.csv, weights, "
-        "train_summary.json. Rerun to resume.",
-    )
+    @common_option("--out")
     @click.option(
         "--noise-max",
         type=click.FloatRange(min=0),
@@ -95,12 +85,7 @@ def srmd_command() -> click.Command:
         show_default=True,
         help=f"Total steps; KAIR runs until stopped, its last LR milestone is 2M ({kair}).",
     )
-    @click.option(
-        "--max-minutes",
-        type=click.FloatRange(min=0),
-        default=None,
-        help="Wall-clock cap for this invocation: stop cleanly, checkpoint and export.",
-    )
+    @common_option("--max-minutes")
     @click.option(
         "--batch-size",
         type=click.IntRange(min=1),
@@ -209,19 +194,8 @@ def srmd_command() -> click.Command:
         show_default=True,
         help="Random flips and rotations (augment_img in KAIR's dataset_srmd.py).",
     )
-    @click.option(
-        "--val-dir",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        default=None,
-        help="Validation HR images; default: hold out the last --val-count images of --hr.",
-    )
-    @click.option(
-        "--val-count",
-        type=click.IntRange(min=1),
-        default=8,
-        show_default=True,
-        help="Fixed validation pairs (centre crops, sigma evenly over the range).",
-    )
+    @common_option("--val-dir")
+    @common_option("--val-count")
     @click.option(
         "--log-every",
         type=click.IntRange(min=1),
@@ -250,15 +224,9 @@ def srmd_command() -> click.Command:
         show_default=True,
         help="Random seed (KAIR draws one when manual_seed is unset).",
     )
-    @click.option(
-        "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
-    )
-    @click.option("--amp/--no-amp", default=None, help="bf16 autocast; default on for CUDA only.")
-    @click.option(
-        "--channels-last/--no-channels-last",
-        default=None,
-        help="channels_last memory format; default on for CUDA only.",
-    )
+    @common_option("--device")
+    @common_option("--amp")
+    @common_option("--channels-last")
     @click.pass_context
     def command(ctx: click.Context, **o: Any) -> None:
         from bsrbench.training import run_command
