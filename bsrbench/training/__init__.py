@@ -44,7 +44,13 @@ from bsrbench.training.loop import (
     TrainTask,
     run_training,
 )
-from bsrbench.training.stage import StageBase, autocast, lr_lambda, setup_device
+from bsrbench.training.stage import (
+    StageBase,
+    autocast,
+    lr_lambda,
+    optimizer_options,
+    setup_device,
+)
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -63,6 +69,7 @@ __all__ = [
     "load_hr_images",
     "lr_lambda",
     "make_pairs",
+    "optimizer_options",
     "random_kernels",
     "run_command",
     "run_training",

@@ -84,3 +84,46 @@ def common_option(flag: str) -> Callable[[Any], Any]:
     }
     decls, attrs = specs[flag]
     return click.option(*decls, **attrs)
+
+
+def train_from_options(
+    task: Any,
+    ctx: Any,
+    o: dict[str, Any],
+    *,
+    name: str,
+    identity: dict[str, Any],
+    device: str,
+    extra_metadata: dict[str, str],
+    logger: logging.Logger,
+) -> LoopResult:
+    """Run ``task`` with the loop settings of the options every train command shares
+    (``--out``, ``--steps``, ``--hr``, ``--seed``, ``--max-minutes``, ``--log-every``,
+    ``--val-every``, ``--save-every``), then log one line saying how it stopped."""
+    from bsrbench.training.loop import LoopConfig, run_training
+
+    cfg = LoopConfig(
+        out=Path(o["out"]),
+        steps=o["steps"],
+        identity=identity,
+        command=command_line(ctx),
+        data=str(o["hr"]),
+        seed=o["seed"],
+        device=device,
+        max_minutes=o["max_minutes"],
+        log_every=o["log_every"],
+        val_every=o["val_every"],
+        started=o["started"],
+        save_every=o["save_every"],
+        extra_metadata=extra_metadata,
+    )
+    result = run_training(task, cfg)
+    logger.info(
+        "%s: stopped (%s) at step %d after %.0f s; wrote %s",
+        name,
+        result.stopped,
+        result.step,
+        result.seconds,
+        ", ".join(p.name for p in result.files),
+    )
+    return result

@@ -109,6 +109,18 @@ def autocast(device: str, enabled: bool) -> Any:
     return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=enabled)
 
 
+def optimizer_options(o: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`StageBase` arguments every train command takes from its options
+    (``--device``, ``--lr``, ``--beta1``/``--beta2``, ``--amp``, ``--channels-last``)."""
+    return {
+        "device": o["device"],
+        "lr": o["lr"],
+        "betas": (o["beta1"], o["beta2"]),
+        "amp": o["amp"],
+        "channels_last": o["channels_last"],
+    }
+
+
 class StageBase:
     """A network with its Adam optimizer, ``LambdaLR`` schedule and pair sampler.
 

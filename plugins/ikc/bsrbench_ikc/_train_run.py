@@ -59,15 +59,13 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
 
     from bsrbench.errors import InputError
     from bsrbench.training import (
-        LoopConfig,
         PairSampler,
-        command_line,
         load_hr_images,
-        run_training,
         setup_device,
         split_validation,
         validation_pairs,
     )
+    from bsrbench.training.command import train_from_options
     from bsrbench_ikc import pca as pca_mod
     from bsrbench_ikc.archs import SFTMD, Corrector, Predictor
     from bsrbench_ikc.checkpoints import load_predictor, load_sftmd
@@ -171,19 +169,13 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     }
     identity["pca"] = pca_source
     identity["init"] = str(o["init"] or "")
-    cfg = LoopConfig(
-        out=Path(o["out"]),
-        steps=o["steps"],
+    return train_from_options(
+        task,
+        ctx,
+        o,
+        name=stage,
         identity=identity,
-        command=command_line(ctx),
-        data=str(o["hr"]),
-        seed=o["seed"],
         device=device,
-        max_minutes=o["max_minutes"],
-        log_every=o["log_every"],
-        val_every=o["val_every"],
-        started=o["started"],
-        save_every=o["save_every"],
         extra_metadata={
             "method": "ikc",
             "stage": stage,
@@ -194,14 +186,5 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
             "sftmd": str(o["sftmd"] or ""),
             "predictor": str(o["predictor"] or ""),
         },
+        logger=log,
     )
-    result = run_training(task, cfg)
-    log.info(
-        "%s: stopped (%s) at step %d after %.0f s; wrote %s",
-        stage,
-        result.stopped,
-        result.step,
-        result.seconds,
-        ", ".join(p.name for p in result.files),
-    )
-    return result

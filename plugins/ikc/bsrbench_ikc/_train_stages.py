@@ -24,21 +24,12 @@ class _Stage(StageBase):
     ) -> None:
         import torch
 
-        from bsrbench.training import lr_lambda
+        from bsrbench.training import lr_lambda, optimizer_options
 
         schedule = lr_lambda(
             o["lr_scheme"], period=o["lr_period"], eta_min_ratio=o["eta_min"] / o["lr"]
         )
-        super().__init__(
-            net,
-            sampler=sampler,
-            device=o["device"],
-            lr=o["lr"],
-            betas=(o["beta1"], o["beta2"]),
-            schedule=schedule,
-            amp=o["amp"],
-            channels_last=o["channels_last"],
-        )
+        super().__init__(net, sampler=sampler, schedule=schedule, **optimizer_options(o))
         self.o, self.val = o, val
         self.pca = torch.as_tensor(pca.matrix).to(self.device)
         self.crit = torch.nn.L1Loss() if o["loss"] == "l1" else torch.nn.MSELoss()

@@ -40,19 +40,10 @@ class _SRMDStage(StageBase):
     ) -> None:
         import torch
 
-        from bsrbench.training import lr_lambda
+        from bsrbench.training import lr_lambda, optimizer_options
 
         schedule = lr_lambda("multistep", milestones=o["milestones"], gamma=o["gamma"])
-        super().__init__(
-            net,
-            sampler=sampler,
-            device=o["device"],
-            lr=o["lr"],
-            betas=(o["beta1"], o["beta2"]),
-            schedule=schedule,
-            amp=o["amp"],
-            channels_last=o["channels_last"],
-        )
+        super().__init__(net, sampler=sampler, schedule=schedule, **optimizer_options(o))
         self.o, self.val = o, val
         self.noise_aware = o["noise_max"] > 0
         # float64 where the device has it, like kernel_map.project_kernel (KAIR's numpy).
@@ -113,15 +104,13 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
 
     from bsrbench.errors import InputError
     from bsrbench.training import (
-        LoopConfig,
         PairSampler,
-        command_line,
         load_hr_images,
-        run_training,
         setup_device,
         split_validation,
         validation_pairs,
     )
+    from bsrbench.training.command import train_from_options
     from bsrbench_srmd.arch import SRMD
     from bsrbench_srmd.kernel_map import load_pca
 
@@ -202,19 +191,13 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
             "init",
         )
     }
-    cfg = LoopConfig(
-        out=Path(o["out"]),
-        steps=o["steps"],
+    return train_from_options(
+        task,
+        ctx,
+        o,
+        name=o["variant"],
         identity=identity,
-        command=command_line(ctx),
-        data=str(o["hr"]),
-        seed=o["seed"],
         device=device,
-        max_minutes=o["max_minutes"],
-        log_every=o["log_every"],
-        val_every=o["val_every"],
-        started=o["started"],
-        save_every=o["save_every"],
         extra_metadata={
             "method": o["variant"],
             "scale": str(scale),
@@ -223,14 +206,5 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
             "noise_range": "" if noise_range is None else f"{noise_range[0]},{noise_range[1]}",
             "kernel_map": "center-crop 15x15 of the blur kernel, KAIR srmd_pca_matlab.mat",
         },
+        logger=log,
     )
-    result = run_training(task, cfg)
-    log.info(
-        "%s: stopped (%s) at step %d after %.0f s; wrote %s",
-        o["variant"],
-        result.stopped,
-        result.step,
-        result.seconds,
-        ", ".join(p.name for p in result.files),
-    )
-    return result
