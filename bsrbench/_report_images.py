@@ -9,8 +9,9 @@ pictures are the stored PNGs themselves.
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,19 @@ def _rel(kind: str, dataset: str, scale: int, method: str = "") -> Path:
     return image_dir(Path(), kind, dataset, scale, method)
 
 
+def _test_sets(frame: pd.DataFrame, kernel_index: int) -> Iterator[
+        tuple[str, int, pd.DataFrame, Callable[..., Path]]]:
+    """Scored rows of one LR index per (dataset, scale), with a locator of saved images:
+    ``rel(kind, method="")`` is the run-relative folder of that kind."""
+    ok = frame[(frame["error"] == "") & (frame["kernel_index"] == kernel_index)]
+    for (dataset, scale), sub in ok.groupby(["dataset", "scale"], sort=False):
+        yield str(dataset), int(scale), sub, functools.partial(_located, str(dataset), int(scale))
+
+
+def _located(dataset: str, scale: int, kind: str, method: str = "") -> Path:
+    return _rel(kind, dataset, scale, method)
+
+
 def _first_existing(runs: Sequence[Path], rel: Path) -> Path | None:
     return next((r / rel for r in runs if (r / rel).is_file()), None)
 
@@ -137,13 +151,7 @@ def images_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: int
                    kernel_index: int = 0) -> str:
     """HR with the crop box, then zoomed crops of HR, LR and each method's SR (all steps)."""
     parts = []
-    ok = frame[(frame["error"] == "") & (frame["kernel_index"] == kernel_index)]
-    for (dataset, scale), sub in ok.groupby(["dataset", "scale"], sort=False):
-        scale = int(scale)
-        dataset = str(dataset)
-
-        def rel(kind: str, m: str = "", dataset: str = dataset, scale: int = scale) -> Path:
-            return _rel(kind, dataset, scale, m)
+    for dataset, scale, sub, rel in _test_sets(frame, kernel_index):
 
         for name in _image_names(sub, runs, rel("hr"), max_images):
             hr_path = _first_existing(runs, rel("hr") / f"{name}.png")
@@ -201,13 +209,7 @@ def kernels_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: in
     """Ground-truth kernel beside each method's estimate at every step (with its kernel
     PSNR); the pictures are the stored PNGs, each scaled to its own maximum."""
     parts = []
-    ok = frame[(frame["error"] == "") & (frame["kernel_index"] == kernel_index)]
-    for (dataset, scale), sub in ok.groupby(["dataset", "scale"], sort=False):
-        scale = int(scale)
-        dataset = str(dataset)
-
-        def rel(kind: str, m: str = "", dataset: str = dataset, scale: int = scale) -> Path:
-            return _rel(kind, dataset, scale, m)
+    for dataset, scale, sub, rel in _test_sets(frame, kernel_index):
 
         names = [n for n in _image_names(sub, runs, rel("hr"), max_images)
                  if _first_existing(runs, rel("gt_kernel") / f"{n}_k{kernel_index}.png")]
