@@ -92,3 +92,27 @@ def test_srmd_defaults_are_kairs() -> None:
     assert params["loss"].default == "l1" and params["lr"].default == 1e-4
     assert params["noise_max"].default == 0.0  # noise-free srmdnf unless asked
     assert all(p.help for p in srmd_command().params if p.name != "help")
+
+
+def test_from_weights_fine_tunes_from_a_file_and_rejects_another_size(
+    hr: Path, tmp_path: Path
+) -> None:
+    first, tuned = tmp_path / "first", tmp_path / "tuned"
+    _train("--hr", str(hr), "--out", str(first), "--lr", "2e-3", "--steps", "3", *TINY)
+    src = first / "srmdnf_x4.safetensors"
+    # One step at a negligible learning rate: the result is the file it started from,
+    # not a fresh orthogonal initialisation.
+    _train("--hr", str(hr), "--out", str(tuned), "--from-weights", str(src), "--lr", "1e-12",
+           "--steps", "1", *TINY)
+    start, end = load_state_dict(src), load_state_dict(tuned / "srmdnf_x4.safetensors")
+    assert all(torch.allclose(start[k], end[k], atol=1e-8) for k in start)
+
+    wrong = tmp_path / "wrong"
+    result = CliRunner().invoke(
+        srmd_command(),
+        ["--hr", str(hr), "--out", str(wrong), "--from-weights", str(src), "--steps", "1",
+         "--nc", "24", *TINY[2:]],
+    )
+    assert result.exit_code == 2
+    assert "model.0.weight has shape" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ models and :mod:`bsrbench_srmd.kernel_map` use; KAIR's training file
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -139,6 +140,13 @@ def srmd_command() -> click.Command:
     )
     @click.option(
         "--init-gain", type=float, default=0.2, show_default=True, help=f"init_gain in {kair}."
+    )
+    @click.option(
+        "--from-weights",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Fine-tune: start from these weights (KAIR's srmd*_x*.pth or a bsrbench "
+        "safetensors of the same variant, scale and size) instead of --init.",
     )
     @click.option(
         "--nc",
