@@ -7,6 +7,9 @@
 #      frozen; and SRMD noise-free and noise-aware for the same N steps, batch and patch
 #      size as SFTMD (equal training budget), learning rate halved at N/2 and 3N/4.
 # Usage: OUT=dir bash scripts/gpu_train_burst.sh   (HR images in $HR, default SunHays80)
+# FINETUNE=1 continues the bundled weights instead of starting from scratch: every network
+# starts from its bundled file (--init / --from-weights), so SFTMD and SRMD keep an equal
+# budget (3,000 + N steps each); add the new steps to the model cards' tables.
 set -u
 T0=$(date +%s)
 OUT=${OUT:-/tmp/burst_out}
@@ -17,6 +20,13 @@ CORR_SECONDS=${CORR_SECONDS:-120}
 PROBE_STEPS=${PROBE_STEPS:-150}
 IKC_EXTRA=${IKC_EXTRA:-}    # e.g. "--nf 8 --nb 1 --lr-size 16 --batch-size 2" for a CPU dry run
 SRMD_EXTRA=${SRMD_EXTRA:-}
+IKC_W=plugins/ikc/bsrbench_ikc/weights SRMD_W=plugins/srmd/bsrbench_srmd/weights
+INIT_S="" INIT_P="" INIT_C="" INIT_NF="" INIT_N=""
+if [ "${FINETUNE:-0}" = 1 ]; then
+  INIT_S="--init $IKC_W/sftmd_x4.safetensors" INIT_P="--init $IKC_W/predictor_x4.safetensors"
+  INIT_C="--init $IKC_W/corrector_x4.safetensors"
+  INIT_NF="--from-weights $SRMD_W/srmdnf_x4.safetensors" INIT_N="--from-weights $SRMD_W/srmd_x4.safetensors"
+fi
 W=/tmp/burst
 mkdir -p "$W" "$OUT"
 export PYTHONUNBUFFERED=1
@@ -60,23 +70,23 @@ PY
 )
 N=$(python3 -c "n = int(float('$RATE') * $SFTMD_SECONDS); print(max(1, n // 100 * 100 if n > 1000 else n))")
 el "SFTMD rate $RATE steps/s -> N=$N steps"
-bsrbench train ikc --stage sftmd --hr "$HR" --out "$W/sftmd" --steps "$N" --lr-period "$N" \
+bsrbench train ikc --stage sftmd --hr "$HR" --out "$W/sftmd" --steps "$N" --lr-period "$N" $INIT_S \
   --max-minutes $(( (SFTMD_SECONDS + 60) / 60 + 1 )) $IKC_EXTRA >"$W/sftmd.log" 2>&1 || tail -30 "$W/sftmd.log"
 collect; el "SFTMD done"; tail -n 3 "$W/sftmd.log"
 M1=$(( N / 2 )); M2=$(( N * 3 / 4 ))
 for v in srmdnf srmd; do
-  noise=0; [ "$v" = srmd ] && noise=50
+  noise=0 init=$INIT_NF; [ "$v" = srmd ] && noise=50 init=$INIT_N
   bsrbench train srmd --hr "$HR" --out "$W/$v" --noise-max $noise --steps "$N" \
-    --batch-size 32 --hr-size 256 --milestones "$M1,$M2" \
+    --batch-size 32 --hr-size 256 --milestones "$M1,$M2" $init \
     --max-minutes $(( (PRED_SECONDS + CORR_SECONDS) / 60 + 1 )) $SRMD_EXTRA >"$W/$v.log" 2>&1 &
 done
 bsrbench train ikc --stage predictor --hr "$HR" --out "$W/predictor" \
-  --sftmd "$W/sftmd/sftmd_x4.safetensors" --steps 1000000 \
+  --sftmd "$W/sftmd/sftmd_x4.safetensors" --steps 1000000 $INIT_P \
   --max-minutes $(python3 -c "print($PRED_SECONDS/60)") $IKC_EXTRA >"$W/predictor.log" 2>&1 || tail -30 "$W/predictor.log"
 collect; el "Predictor done"; tail -n 3 "$W/predictor.log"
 bsrbench train ikc --stage corrector --hr "$HR" --out "$W/corrector" \
   --sftmd "$W/sftmd/sftmd_x4.safetensors" --predictor "$W/predictor/predictor_x4.safetensors" \
-  --steps 1000000 --max-minutes $(python3 -c "print($CORR_SECONDS/60)") $IKC_EXTRA \
+  --steps 1000000 --max-minutes $(python3 -c "print($CORR_SECONDS/60)") $INIT_C $IKC_EXTRA \
   >"$W/corrector.log" 2>&1 || tail -30 "$W/corrector.log"
 collect; el "Corrector done"; tail -n 3 "$W/corrector.log"
 wait
