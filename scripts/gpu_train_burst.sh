@@ -23,9 +23,13 @@ SRMD_EXTRA=${SRMD_EXTRA:-}
 IKC_W=plugins/ikc/bsrbench_ikc/weights SRMD_W=plugins/srmd/bsrbench_srmd/weights
 INIT_S="" INIT_P="" INIT_C="" INIT_NF="" INIT_N=""
 if [ "${FINETUNE:-0}" = 1 ]; then
-  INIT_S="--init $IKC_W/sftmd_x4.safetensors" INIT_P="--init $IKC_W/predictor_x4.safetensors"
-  INIT_C="--init $IKC_W/corrector_x4.safetensors"
-  INIT_NF="--from-weights $SRMD_W/srmdnf_x4.safetensors" INIT_N="--from-weights $SRMD_W/srmd_x4.safetensors"
+  # --warmup: a fresh Adam's first steps at the full rate undo much of the training
+  # (measured on the CPU: SFTMD validation 30.6 -> 20.1 dB after 5 steps without it)
+  WU="--warmup ${WARMUP:-200}"
+  INIT_S="--init $IKC_W/sftmd_x4.safetensors $WU" INIT_P="--init $IKC_W/predictor_x4.safetensors $WU"
+  INIT_C="--init $IKC_W/corrector_x4.safetensors $WU"
+  INIT_NF="--from-weights $SRMD_W/srmdnf_x4.safetensors $WU"
+  INIT_N="--from-weights $SRMD_W/srmd_x4.safetensors $WU"
 fi
 W=/tmp/burst
 mkdir -p "$W" "$OUT"

@@ -54,7 +54,7 @@ def run_command(ctx: Any, train: Callable[[], LoopResult]) -> None:
 def common_option(flag: str) -> Callable[[Any], Any]:
     """A click option that every ``bsrbench train`` command shares, with the same meaning,
     default and help: ``--hr``, ``--out``, ``--max-minutes``, ``--val-dir``,
-    ``--val-count``, ``--device``, ``--amp`` and ``--channels-last``.
+    ``--val-count``, ``--device``, ``--amp``, ``--channels-last`` and ``--warmup``.
     """
     import click
 
@@ -81,6 +81,11 @@ def common_option(flag: str) -> Callable[[Any], Any]:
             default=None, help="bf16 autocast; default on for CUDA only.")),
         "--channels-last": (("--channels-last/--no-channels-last",), dict(
             default=None, help="channels_last memory format; default on for CUDA only.")),
+        "--warmup": (("--warmup",), dict(
+            type=click.IntRange(min=0), default=0, show_default=True,
+            help="Linear learning-rate warm-up over the first N steps (0: none, as the "
+            "official configs). Use a few hundred when fine-tuning from existing weights: "
+            "a fresh Adam's first steps move every weight by about the full learning rate.")),
     }
     decls, attrs = specs[flag]
     return click.option(*decls, **attrs)

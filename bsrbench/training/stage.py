@@ -66,6 +66,17 @@ class _CosineRestart:
 
 
 @dataclass(frozen=True)
+class _Warmup:
+    """``inner`` scaled by a linear ramp ``(step + 1) / (steps + 1)`` over the first steps."""
+
+    inner: Callable[[int], float]
+    steps: int
+
+    def __call__(self, step: int) -> float:
+        return self.inner(step) * min(1.0, (step + 1) / (self.steps + 1))
+
+
+@dataclass(frozen=True)
 class _MultiStep:
     milestones: tuple[int, ...]
     gamma: float
@@ -111,10 +122,12 @@ def autocast(device: str, enabled: bool) -> Any:
 
 def optimizer_options(o: dict[str, Any]) -> dict[str, Any]:
     """The :class:`StageBase` arguments every train command takes from its options
-    (``--device``, ``--lr``, ``--beta1``/``--beta2``, ``--amp``, ``--channels-last``)."""
+    (``--device``, ``--lr``, ``--beta1``/``--beta2``, ``--amp``, ``--channels-last``,
+    ``--warmup``)."""
     return {
         "device": o["device"],
         "lr": o["lr"],
+        "warmup": o["warmup"],
         "betas": (o["beta1"], o["beta2"]),
         "amp": o["amp"],
         "channels_last": o["channels_last"],
@@ -142,6 +155,7 @@ class StageBase:
         schedule: Callable[[int], float],
         amp: bool,
         channels_last: bool,
+        warmup: int = 0,
     ) -> None:
         import torch
 
@@ -150,6 +164,8 @@ class StageBase:
         self.net = net.to(device, memory_format=self.memory).train()
         self.sampler = sampler
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=betas)
+        if warmup:
+            schedule = _Warmup(schedule, warmup)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, schedule)
 
     def frozen(self, net: torch.nn.Module) -> torch.nn.Module:

@@ -76,7 +76,8 @@ def test_degradation_vector_on_device_matches_kernel_map(hr: Path) -> None:
             return {}
 
     o = {"device": "cpu", "lr": 1e-4, "beta1": 0.9, "beta2": 0.999, "milestones": (),
-         "gamma": 0.5, "amp": False, "channels_last": False, "noise_max": 50.0, "loss": "l1"}
+         "gamma": 0.5, "amp": False, "channels_last": False, "noise_max": 50.0, "loss": "l1",
+         "warmup": 0}
     pca = load_pca()
     stage = _SRMDStage(SRMD(in_nc=19, nc=8, nb=2), o, _Sampler(), None, pca)
     k21 = torch.stack([gaussian_kernel(1.2), gaussian_kernel(2.0, 0.8, theta=0.7)])
@@ -116,3 +117,12 @@ def test_from_weights_fine_tunes_from_a_file_and_rejects_another_size(
     assert result.exit_code == 2
     assert "model.0.weight has shape" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_warmup_ramps_the_learning_rate_then_holds_it(hr: Path, tmp_path: Path) -> None:
+    _train("--hr", str(hr), "--out", str(tmp_path), "--lr", "1e-3", "--warmup", "3",
+           "--steps", "5", *TINY)
+    rows = list(csv.DictReader((tmp_path / "train_log.csv").read_text().splitlines()))
+    lrs = [float(r["lr"]) for r in rows if r["loss"]]
+    # After step s the factor is min(1, (s + 1) / 4): 0.5, 0.75, then the full rate.
+    assert lrs == pytest.approx([5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])

@@ -235,6 +235,7 @@ def srmd_command() -> click.Command:
     @common_option("--device")
     @common_option("--amp")
     @common_option("--channels-last")
+    @common_option("--warmup")
     @click.pass_context
     def command(ctx: click.Context, **o: Any) -> None:
         from bsrbench.training import run_command
