@@ -172,12 +172,9 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     in_nc = 19 if o["variant"] == "srmd" else 18
     net = SRMD(in_nc=in_nc, nc=o["nc"], nb=o["nb"], scale=scale)
     if o["from_weights"] is not None:  # fine-tune from existing weights
-        from bsrbench.weights import load_state_dict
-        from bsrbench_srmd.model import check_state_dict
+        from bsrbench_srmd.model import load_weights_into
 
-        state = load_state_dict(o["from_weights"])
-        check_state_dict(state, net, o["from_weights"], o["variant"])
-        net.load_state_dict(state, strict=True)
+        load_weights_into(net, o["from_weights"], o["variant"])
     elif o["init"] == "orthogonal":
         orthogonal_init(net, o["init_gain"])
     task = _SRMDStage(net, o, sampler, val, load_pca())

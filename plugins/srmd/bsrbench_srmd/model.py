@@ -141,12 +141,21 @@ def load_network(path: str | Path, scale: int, variant: str = "srmd") -> SRMD:
     Raises:
         WeightsError: Unreadable file, hash mismatch, or keys/shapes that do not match.
     """
-    path = Path(path)
     net = SRMD(in_nc=IN_CHANNELS[check_variant(variant)], scale=check_scale(scale))
+    return load_weights_into(net, path, variant).eval()
+
+
+def load_weights_into(net: SRMD, path: str | Path, variant: str) -> SRMD:
+    """Load ``path`` strictly into ``net`` (any size) and return it.
+
+    Bundled files are hash-checked against ``weights/sha256.json``; keys and shapes are
+    checked first so a mismatch is a one-line :class:`WeightsError`.
+    """
+    path = Path(path)
     state = load_state_dict(path, sha256=bundled_sha256(path))
     check_state_dict(state, net, path, variant)
     net.load_state_dict(state, strict=True)
-    return net.eval()
+    return net
 
 
 def build_srmd(ctx: BuildContext) -> SRMDModel:
