@@ -20,6 +20,7 @@ CORR_SECONDS=${CORR_SECONDS:-120}
 PROBE_STEPS=${PROBE_STEPS:-150}
 IKC_EXTRA=${IKC_EXTRA:-}    # e.g. "--nf 8 --nb 1 --lr-size 16 --batch-size 2" for a CPU dry run
 SRMD_EXTRA=${SRMD_EXTRA:-}
+CORR_EXTRA=${CORR_EXTRA:-}  # e.g. "--corrector-data pool --amp --channels-last" (the CPU recipe)
 IKC_W=plugins/ikc/bsrbench_ikc/weights SRMD_W=plugins/srmd/bsrbench_srmd/weights
 INIT_S="" INIT_P="" INIT_C="" INIT_NF="" INIT_N=""
 if [ "${FINETUNE:-0}" = 1 ]; then
@@ -90,7 +91,7 @@ bsrbench train ikc --stage predictor --hr "$HR" --out "$W/predictor" \
 collect; el "Predictor done"; tail -n 3 "$W/predictor.log"
 bsrbench train ikc --stage corrector --hr "$HR" --out "$W/corrector" \
   --sftmd "$W/sftmd/sftmd_x4.safetensors" --predictor "$W/predictor/predictor_x4.safetensors" \
-  --steps 1000000 --max-minutes $(python3 -c "print($CORR_SECONDS/60)") $INIT_C $IKC_EXTRA \
+  --steps 1000000 --max-minutes $(python3 -c "print($CORR_SECONDS/60)") $INIT_C $IKC_EXTRA $CORR_EXTRA \
   >"$W/corrector.log" 2>&1 || tail -30 "$W/corrector.log"
 collect; el "Corrector done"; tail -n 3 "$W/corrector.log"
 wait

@@ -6,6 +6,7 @@ few seconds on a 2-core CPU; the full-size defaults are the official configs'.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -144,6 +145,81 @@ def test_corrector_stage_reduces_code_loss(hr: Path, sftmd_run: Path, predictor_
     assert load_corrector(tmp_path / "corrector_x4.safetensors").config["nf"] == 8
     row = list(csv.DictReader((tmp_path / "train_log.csv").read_text().splitlines()))[-1]
     assert row["val_psnr"] and row["val_psnr_start"] and row["val_code_l2"]
+
+
+def test_corrector_pool_stage_trains_on_a_fixed_pool(hr: Path, sftmd_run: Path,
+                                                     predictor_run: Path, tmp_path: Path) -> None:
+    args = ["--stage", "corrector", "--hr", str(hr), "--out", str(tmp_path), "--sftmd",
+            str(sftmd_run / "sftmd_x4.safetensors"), "--predictor",
+            str(predictor_run / "predictor_x4.safetensors"), "--lr", "1e-3",
+            "--corrector-data", "pool", "--pool-size", "24", "--pool-crop", "24",
+            "--pool-refresh-every", "0",
+            "--val-every", "10", *NARROW, *TINY]
+    _train(*args, "--steps", "30")
+    losses = _column(tmp_path, "loss")
+    assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
+    summary = json.loads((tmp_path / "train_summary.json").read_text())
+    assert summary["corrector_data"] == "pool" and summary["pool_size"] == 24
+    assert load_corrector(tmp_path / "corrector_x4.safetensors").config["nf"] == 8
+    # The pool's settings are part of the run: a resume with others is refused.
+    result = _invoke(*args, "--steps", "40", "--pool-jitter", "0.2")
+    assert result.exit_code != 0 and "pool_jitter" in result.output + result.stderr
+    result = _invoke(*args, "--steps", "40", "--pool-crop", "64")
+    assert result.exit_code == 2 and "--pool-crop 64 is larger" in result.stderr
+
+
+def test_pool_refresh_advances_items_by_the_corrector_and_renews_old_ones(hr: Path) -> None:
+    from bsrbench_ikc._corrector_pool import CorrectorPool
+    from bsrbench_ikc.archs import Corrector
+
+    from bsrbench.training import PairSampler, load_hr_images
+
+    pairs = PairSampler(load_hr_images(hr, device="cpu", min_size=32), scale=4, lr_size=8,
+                        batch=4, sigma_range=(1.0, 3.0), seed=0)
+    pca = torch.as_tensor(load_pca(Path(__file__).parents[2] / "plugins/ikc/bsrbench_ikc/weights"
+                                   / "pca_x4.safetensors").matrix).float()
+    restored = []
+
+    def restore(lr: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        restored.append(code)  # SR: the LR upscaled, brightened by the code's first entry
+        up = torch.nn.functional.interpolate(lr, scale_factor=4, mode="nearest")
+        return (up + code[:, :1, None, None]).clamp(0, 1)
+
+    pool = CorrectorPool(pairs, size=6, crop=16, jitter=0.5, predictor_share=0.5,
+                         sigma_range=(1.0, 3.0), encode=lambda k: k.reshape(len(k), -1) @ pca,
+                         predict=lambda lr: torch.zeros(len(lr), 10), restore=restore, seed=0,
+                         refresh_every=2, refresh_share=1.0, max_age=2)
+    assert pool.sr.shape == (6, 3, 32, 32) and pool.lr.shape == (6, 3, 8, 8)
+    true0, est0, sr0 = pool.true.clone(), pool.est.clone(), pool.sr.clone()
+    # Half the items start at the Predictor's estimate (zeros here), the rest at rescaled truths.
+    assert 0 < int((est0.abs().sum(1) == 0).sum()) < 6
+    corrector = Corrector(nf=8).eval()
+    pool.step(corrector, contextlib.nullcontext)  # step 1 of 2: no refresh yet
+    assert torch.equal(pool.est, est0)
+    pool.step(corrector, contextlib.nullcontext)  # step 2: every item advances once
+    with torch.no_grad():
+        expected = corrector(sr0.float() / 255, est0)
+    torch.testing.assert_close(pool.est, expected)
+    assert torch.equal(pool.true, true0) and not torch.equal(pool.sr, sr0)
+    assert pool.age.tolist() == [1] * 6
+    pool.step(corrector, contextlib.nullcontext)
+    pool.step(corrector, contextlib.nullcontext)  # second advance reaches max_age: renewed
+    assert pool.age.tolist() == [0] * 6 and not torch.equal(pool.true, true0)
+
+
+def test_pool_rescaled_kernels_are_the_wider_gaussians() -> None:
+    from bsrbench_ikc._corrector_pool import kernel_width, rescale_kernels
+
+    from bsrbench.kernels import gaussian_kernel
+
+    sigmas = [0.8, 1.6, 2.4]
+    kernels = torch.stack([gaussian_kernel(s, size=21) for s in sigmas]).float()
+    factors = torch.tensor([1.5, 0.7, 1.2])
+    wider = rescale_kernels(kernels, factors)
+    for k, s, f in zip(wider, sigmas, factors.tolist(), strict=True):
+        torch.testing.assert_close(k, gaussian_kernel(s * f, size=21).float(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(kernel_width(kernels[:2]).float(), torch.tensor(sigmas[:2]),
+                               atol=1e-3, rtol=0)
 
 
 def test_later_stages_need_their_frozen_networks(hr: Path, sftmd_run: Path, tmp_path: Path) -> None:

@@ -7,7 +7,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bsrbench_ikc._train_stages import _CorrectorStage, _PredictorStage, _SFTMDStage
+from bsrbench_ikc._train_stages import (
+    _CorrectorPoolStage,
+    _CorrectorStage,
+    _PredictorStage,
+    _SFTMDStage,
+)
 from bsrbench_ikc.train import STAGE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -141,7 +146,8 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
             )
         else:
             predictor = load_predictor(o["predictor"])
-            task = _CorrectorStage(
+            kind = _CorrectorPoolStage if o["corrector_data"] == "pool" else _CorrectorStage
+            task = kind(
                 Corrector(nf=o["nf"], code_len=code_len), o, sampler, val, pca, sftmd, predictor
             )
 
@@ -167,6 +173,21 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
             "seed",
         )
     }
+    if stage == "corrector" and o["corrector_data"] == "pool":  # absent keys keep old resumes
+        identity.update(
+            {
+                k: o[k]
+                for k in (
+                    "corrector_data",
+                    "pool_size",
+                    "pool_crop",
+                    "pool_jitter",
+                    "pool_predictor_share",
+                    "pool_refresh_every",
+                    "pool_refresh_share",
+                )
+            }
+        )
     identity["pca"] = pca_source
     identity["init"] = str(o["init"] or "")
     return train_from_options(

@@ -176,3 +176,40 @@ class _CorrectorStage(_Stage):
             "val_code_l2": float((est - true).norm(dim=1).mean()),
             **start,
         }
+
+
+class _CorrectorPoolStage(_CorrectorStage):
+    """``--corrector-data pool``: one Corrector step per batch on a pool of SFTMD outputs that
+    follows the Corrector (:mod:`bsrbench_ikc._corrector_pool`); validation is the online
+    stage's loop of ``--corrector-steps`` steps."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from bsrbench_ikc._corrector_pool import CorrectorPool
+
+        super().__init__(*args, **kwargs)
+        o = self.o
+        self.sampler = CorrectorPool(
+            self.sampler,
+            size=o["pool_size"],
+            crop=o["pool_crop"],
+            jitter=o["pool_jitter"],
+            predictor_share=o["pool_predictor_share"],
+            sigma_range=(o["sigma_min"], o["sigma_max"]),
+            encode=self.encode,
+            predict=self._start,
+            restore=self._sr,
+            seed=o["seed"],
+            refresh_every=o["pool_refresh_every"],
+            refresh_share=o["pool_refresh_share"],
+            max_age=o["corrector_steps"],
+        )
+
+    def train_step(self) -> Tensor:
+        sr, est, true = self.sampler.sample()
+        with self.amp():
+            new = self.net(self.cl(sr), est).float()
+        loss = self.crit(new, true)
+        self.update(loss)
+        self.sched.step()
+        self.sampler.step(self.net, self.amp)
+        return loss.detach()

@@ -14,7 +14,9 @@ The recipe is the official one (``yuanjunchai/IKC``, ``codes/train_SFTMD.py``,
   true code, so the Corrector learns on SFTMD outputs at *its own* estimates. The official
   script trains Predictor and Corrector in one loop; here the Corrector starts from a
   trained, frozen Predictor (``--predictor``), which gives it the estimates the Predictor
-  makes at test time.
+  makes at test time. ``--corrector-data pool`` is bsrbench's cheaper alternative
+  (:mod:`bsrbench_ikc._corrector_pool`): one Corrector step per batch on a pool of SFTMD
+  outputs that the Corrector itself keeps advancing.
 
 LR images are made on the training device with bsrbench's own degradation (default the
 test protocol's ``matlab-bicubic``; the official training used ``pil-bicubic``).
@@ -192,6 +194,62 @@ def ikc_command() -> click.Command:
         show_default=True,
         help="Corrector updates per batch, each on SFTMD's output at the current estimate "
         "(step: 7 in train_Corrector.yml; also the validation iterations).",
+    )
+    @click.option(
+        "--corrector-data",
+        type=click.Choice(["online", "pool"]),
+        default="online",
+        show_default=True,
+        help="Corrector training data. online: the official recipe (SFTMD outputs at the "
+        "Corrector's own estimates, --corrector-steps per batch). pool: a fixed pool of "
+        "SFTMD outputs at wrong codes (the Predictor's, or the true kernel rescaled), built "
+        "once and then advanced by the Corrector as it learns, one cheap Corrector step per "
+        "batch; see --pool-*.",
+    )
+    @click.option(
+        "--pool-size",
+        type=click.IntRange(min=1),
+        default=4096,
+        show_default=True,
+        help="SFTMD outputs in the pool (--corrector-data pool), each --lr-size x scale px.",
+    )
+    @click.option(
+        "--pool-crop",
+        type=click.IntRange(min=16),
+        default=128,
+        show_default=True,
+        help="SR crop side the Corrector trains on (--corrector-data pool).",
+    )
+    @click.option(
+        "--pool-jitter",
+        type=click.FloatRange(min=0),
+        default=0.5,
+        show_default=True,
+        help="Wrong kernels of the pool: the true kernel's width times exp(U(-j, j)).",
+    )
+    @click.option(
+        "--pool-predictor-share",
+        type=click.FloatRange(0, 1),
+        default=0.5,
+        show_default=True,
+        help="Share of pool items whose code is the Predictor's estimate (the rest are "
+        "rescaled true kernels).",
+    )
+    @click.option(
+        "--pool-refresh-every",
+        type=click.IntRange(min=0),
+        default=100,
+        show_default=True,
+        help="Steps between pool refreshes, which advance items by one step of the current "
+        "Corrector (new code, new SFTMD output); items advanced --corrector-steps times are "
+        "replaced by fresh ones. 0: a fixed pool.",
+    )
+    @click.option(
+        "--pool-refresh-share",
+        type=click.FloatRange(0, 1),
+        default=0.05,
+        show_default=True,
+        help="Share of the pool advanced at each refresh.",
     )
     @click.option(
         "--nf",
