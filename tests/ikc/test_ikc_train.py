@@ -189,6 +189,7 @@ def test_pool_refresh_advances_items_by_the_corrector_and_renews_old_ones(hr: Pa
                          sigma_range=(1.0, 3.0), encode=lambda k: k.reshape(len(k), -1) @ pca,
                          predict=lambda lr: torch.zeros(len(lr), 10), restore=restore, seed=0,
                          refresh_every=2, refresh_share=1.0, max_age=2)
+    pool.build(None, contextlib.nullcontext)
     assert pool.sr.shape == (6, 3, 32, 32) and pool.lr.shape == (6, 3, 8, 8)
     true0, est0, sr0 = pool.true.clone(), pool.est.clone(), pool.sr.clone()
     # Half the items start at the Predictor's estimate (zeros here), the rest at rescaled truths.
@@ -205,6 +206,13 @@ def test_pool_refresh_advances_items_by_the_corrector_and_renews_old_ones(hr: Pa
     pool.step(corrector, contextlib.nullcontext)
     pool.step(corrector, contextlib.nullcontext)  # second advance reaches max_age: renewed
     assert pool.age.tolist() == [0] * 6 and not torch.equal(pool.true, true0)
+    # Built with a Corrector, the pool starts spread over the loop's steps.
+    spread = CorrectorPool(pairs, size=40, crop=16, jitter=0.5, predictor_share=0.5,
+                           sigma_range=(1.0, 3.0), encode=lambda k: k.reshape(len(k), -1) @ pca,
+                           predict=lambda lr: torch.zeros(len(lr), 10), restore=restore,
+                           seed=0, refresh_every=2, refresh_share=0.5, max_age=3)
+    spread.build(corrector, contextlib.nullcontext)
+    assert set(spread.age.tolist()) == {0, 1, 2}
 
 
 def test_pool_rescaled_kernels_are_the_wider_gaussians() -> None:

@@ -16,12 +16,13 @@ flips/transposes when ``augment``), the stored codes, MSE to the true code.
 
 A Corrector trained on one-step data alone overshoots when it is applied seven times, so
 the pool follows the Corrector as it learns (as the official recipe does, at a fraction of
-its cost): every ``refresh_every`` steps a random ``refresh_share`` of the items is
-advanced by one Corrector step (new code, SFTMD's new output), and items advanced
-``max_age`` times are replaced by fresh pairs. The pool then holds estimates from every
-step of the loop. A resumed run rebuilds the initial pool from the seed; the advanced items
-it held are not saved (they would make each checkpoint gigabytes), so a resumed run is
-not bit-identical to an uninterrupted one.
+its cost): it is built before the first step (after ``--init`` or a resume) with each item
+advanced by a random number of Corrector steps, every ``refresh_every`` steps a random
+``refresh_share`` of the items is advanced by one more step (new code, SFTMD's new
+output), and items that have had ``max_age`` steps are replaced by fresh pairs. The pool
+thus holds estimates from every step of the loop. It is not saved with the checkpoints
+(it would make each one gigabytes): a resumed run builds a new one, so it is not
+bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -95,20 +96,37 @@ class CorrectorPool:
         self.encode, self.predict, self.restore = encode, predict, restore
         self.refresh_every, self.refresh_share, self.max_age = refresh_every, refresh_share, max_age
         self.generator = torch.Generator().manual_seed(seed + 2)
-        self.steps = 0
+        self.size, self.steps = size, 0
+        self.built = False
+
+    def build(self, corrector: torch.nn.Module | None, amp: Callable[[], Any]) -> None:
+        """Make the pool (the stage calls it before its first step, after any ``--init`` or
+        resume). With refreshes on and a ``corrector``, each item is then advanced by a
+        random number of its steps in ``[0, max_age)``, so the pool starts with estimates
+        from every step of the loop instead of only the first."""
+        import torch
+
         parts: list[tuple[Tensor, ...]] = []
         start, made = time.monotonic(), 0
-        while made < size:
+        while made < self.size:
             parts.append(self._fresh())
             made += parts[-1][0].shape[0]
             if len(parts) % 16 == 0:
-                log.info("corrector pool: %d / %d items", min(made, size), size)
-        self.lr, self.sr, self.est, self.true = (torch.cat(t)[:size] for t in zip(*parts))
-        self.age = torch.zeros(size, dtype=torch.long)
+                log.info("corrector pool: %d / %d items", min(made, self.size), self.size)
+        self.lr, self.sr, self.est, self.true = (torch.cat(t)[: self.size] for t in zip(*parts))
+        self.age = torch.zeros(self.size, dtype=torch.long)
+        if corrector is not None and self.refresh_every and self.refresh_share:
+            target = torch.randint(0, self.max_age, (self.size,), generator=self.generator)
+            was_training = corrector.training
+            corrector.eval()
+            for k in range(1, self.max_age):
+                self._advance((target >= k).nonzero().flatten(), corrector, amp)
+            corrector.train(was_training)
+        self.built = True
         log.info(
             "corrector pool of %d SFTMD outputs (%d px, %.2f GiB) built in %.0f s; "
             "mean code L2 of its estimates %.4f",
-            size,
+            self.size,
             self.sr.shape[-1],
             self.sr.numel() / 2**30,
             time.monotonic() - start,
@@ -132,31 +150,41 @@ class CorrectorPool:
         sr = _to_u8(self.restore(b.lr, est))
         return _to_u8(b.lr), sr, est, self.encode(b.kernels).float()
 
-    def refresh(self, corrector: torch.nn.Module, amp: Callable[[], Any]) -> None:
-        """Advance a random share of the items by one Corrector step; renew the oldest."""
+    def _advance(self, idx: Tensor, corrector: torch.nn.Module, amp: Callable[[], Any]) -> None:
+        """One Corrector step for the items ``idx``: new code, SFTMD's new output, age + 1."""
         import torch
 
-        n = max(1, round(self.refresh_share * self.sr.shape[0]))
-        idx = torch.randperm(self.sr.shape[0], generator=self.generator)[:n]
-        was_training = corrector.training
-        corrector.eval()
+        if idx.numel() == 0:
+            return
         for chunk in idx.split(self.batch):
             dev = chunk.to(self.sr.device)
-            old = self.age[chunk] + 1 >= self.max_age
             lr = self.lr[dev].float() / 255.0
             with torch.no_grad(), amp():
                 est = corrector(self.sr[dev].float() / 255.0, self.est[dev]).float()
             self.est[dev], self.sr[dev] = est, _to_u8(self.restore(lr, est))
             self.age[chunk] += 1
-            if bool(old.any()):
-                renew = chunk[old]
-                lr_n, sr_n, est_n, true_n = self._fresh()
-                k = renew.shape[0]
-                dev = renew.to(self.sr.device)
-                self.lr[dev], self.sr[dev] = lr_n[:k], sr_n[:k]
-                self.est[dev], self.true[dev] = est_n[:k], true_n[:k]
-                self.age[renew] = 0
+
+    def refresh(self, corrector: torch.nn.Module, amp: Callable[[], Any]) -> None:
+        """Advance a random share of the items by one Corrector step; renew the oldest."""
+        import torch
+
+        n = max(1, round(self.refresh_share * self.size))
+        idx = torch.randperm(self.size, generator=self.generator)[:n]
+        old = self.age[idx] + 1 >= self.max_age
+        was_training = corrector.training
+        corrector.eval()
+        self._advance(idx[~old], corrector, amp)
         corrector.train(was_training)
+        for chunk in idx[old].split(self.batch) if bool(old.any()) else ():
+            lr, sr, est, true = self._fresh()
+            k, dev = chunk.shape[0], chunk.to(self.sr.device)
+            self.lr[dev], self.sr[dev], self.est[dev], self.true[dev] = (
+                lr[:k],
+                sr[:k],
+                est[:k],
+                true[:k],
+            )
+            self.age[chunk] = 0
 
     def step(self, corrector: torch.nn.Module, amp: Callable[[], Any]) -> None:
         """Call after every training step: refreshes the pool every ``refresh_every`` steps."""

@@ -205,6 +205,8 @@ class _CorrectorPoolStage(_CorrectorStage):
         )
 
     def train_step(self) -> Tensor:
+        if not self.sampler.built:  # here, so that --init and a resume come first
+            self.sampler.build(self.net, self.amp)
         sr, est, true = self.sampler.sample()
         with self.amp():
             new = self.net(self.cl(sr), est).float()
