@@ -191,10 +191,15 @@ class StageBase:
         return float(self.opt.param_groups[0]["lr"])
 
     def state_dict(self) -> dict[str, Any]:
+        sched = self.sched.state_dict()
+        # LambdaLR saves a callable object's __dict__; a _Warmup's holds the inner schedule
+        # object, which weights_only=True cannot load. The schedule is rebuilt from the
+        # options on resume, so its step count (last_epoch) is all a checkpoint needs.
+        sched["lr_lambdas"] = [None] * len(sched.get("lr_lambdas", [None]))
         return {
             "net": self.net.state_dict(),
             "opt": self.opt.state_dict(),
-            "sched": self.sched.state_dict(),
+            "sched": sched,
             "sampler": self.sampler.state_dict(),
         }
 

@@ -85,8 +85,11 @@ def test_sftmd_stage_reduces_loss_and_exports(sftmd_run: Path, hr: Path) -> None
     assert summary["final_val_psnr"] == pytest.approx(_column(sftmd_run, "val_psnr")[-1], abs=1e-3)
 
 
-def test_sftmd_resume_matches_uninterrupted_run(hr: Path, tmp_path: Path) -> None:
-    args = ["--stage", "sftmd", "--hr", str(hr), "--nb", "1", "--val-every", "99", *TINY]
+@pytest.mark.parametrize("extra", [[], ["--warmup", "2"]], ids=["plain", "warmup"])
+def test_sftmd_resume_matches_uninterrupted_run(hr: Path, tmp_path: Path,
+                                                extra: list[str]) -> None:
+    # (--warmup wraps the cosine schedule: its checkpoint must still load with weights_only)
+    args = ["--stage", "sftmd", "--hr", str(hr), "--nb", "1", "--val-every", "99", *TINY, *extra]
     _train(*args, "--out", str(tmp_path / "a"), "--steps", "3")
     _train(*args, "--out", str(tmp_path / "b"), "--steps", "2")
     _train(*args, "--out", str(tmp_path / "b"), "--steps", "3")
@@ -112,6 +115,9 @@ def test_resume_refuses_other_settings(hr: Path, tmp_path: Path) -> None:
                      "--steps", "2", *TINY)
     assert result.exit_code == InputError.exit_code
     assert "error:" in result.stderr and "nb=1" in result.stderr
+    result = _invoke("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "1",
+                     "--steps", "2", "--warmup", "5", *TINY)
+    assert result.exit_code == InputError.exit_code and "warmup" in result.stderr
 
 
 @pytest.fixture(scope="module")

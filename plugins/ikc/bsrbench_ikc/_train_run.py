@@ -190,6 +190,8 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
         )
     identity["pca"] = pca_source
     identity["init"] = str(o["init"] or "")
+    if o["warmup"]:  # only when set, so checkpoints from before --warmup still resume
+        identity["warmup"] = o["warmup"]
     return train_from_options(
         task,
         ctx,

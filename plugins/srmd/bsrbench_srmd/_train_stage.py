@@ -196,6 +196,8 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
         )
     }
     identity["from_weights"] = str(o["from_weights"] or "")
+    if o["warmup"]:  # only when set, so checkpoints from before --warmup still resume
+        identity["warmup"] = o["warmup"]
     return train_from_options(
         task,
         ctx,
