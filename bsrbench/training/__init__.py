@@ -24,6 +24,7 @@ from bsrbench.training.checkpoint import load_checkpoint, save_checkpoint
 from bsrbench.training.command import command_line, run_command
 from bsrbench.training.data import (
     PairSampler,
+    dihedral,
     load_hr_images,
     split_validation,
     validation_pairs,
@@ -65,6 +66,7 @@ __all__ = [
     "autocast",
     "blur_batch",
     "command_line",
+    "dihedral",
     "load_checkpoint",
     "load_hr_images",
     "lr_lambda",

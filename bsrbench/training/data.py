@@ -90,6 +90,18 @@ def split_validation(
 # --------------------------------------------------------------------------- pairs
 
 
+def dihedral(x: Tensor, code: int) -> Tensor:
+    """One of the 8 flips/transposes of the last two axes: bit 0 flips W, 1 flips H,
+    2 transposes (the official configs' ``use_flip``/``use_rot``)."""
+    if code & 1:
+        x = x.flip(-1)
+    if code & 2:
+        x = x.flip(-2)
+    if code & 4:
+        x = x.transpose(-2, -1)
+    return x
+
+
 class PairSampler:
     """Makes LR/HR training pairs on the device from HR images held on the device.
 
@@ -166,14 +178,7 @@ class PairSampler:
         aug = (u[:, 3] * 8).long() if self.augment else torch.zeros(n, dtype=torch.long)
         crops = []
         for i, t, x, a in zip(idx.tolist(), top.tolist(), left.tolist(), aug.tolist(), strict=True):
-            c = self.images[i][:, t : t + size, x : x + size]
-            if a & 1:
-                c = c.flip(-1)
-            if a & 2:
-                c = c.flip(-2)
-            if a & 4:
-                c = c.transpose(-2, -1)
-            crops.append(c)
+            crops.append(dihedral(self.images[i][:, t : t + size, x : x + size], a))
         return torch.stack(crops)
 
     def sample(self) -> PairBatch:

@@ -208,19 +208,15 @@ class CorrectorPool:
         """A batch ``(sr, estimate, true)``: float SR crops in [0, 1] and their codes."""
         import torch
 
+        from bsrbench.training import dihedral
+
         g = self.generator
         idx = torch.randint(0, self.sr.shape[0], (self.batch,), generator=g)
         room = self.sr.shape[-1] - self.crop + 1
         top, left = torch.randint(0, room, (2,), generator=g).tolist()
         aug = int(torch.randint(0, 8, (1,), generator=g)) if self.augment else 0
         dev_idx = idx.to(self.sr.device)
-        sr = self.sr[dev_idx, :, top : top + self.crop, left : left + self.crop]
-        if aug & 1:
-            sr = sr.flip(-1)
-        if aug & 2:
-            sr = sr.flip(-2)
-        if aug & 4:
-            sr = sr.transpose(-2, -1)
+        sr = dihedral(self.sr[dev_idx, :, top : top + self.crop, left : left + self.crop], aug)
         return sr.float() / 255.0, self.est[dev_idx], self.true[dev_idx]
 
 
