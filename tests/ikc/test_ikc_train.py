@@ -167,6 +167,11 @@ def test_corrector_pool_stage_trains_on_a_fixed_pool(hr: Path, sftmd_run: Path,
     summary = json.loads((tmp_path / "train_summary.json").read_text())
     assert summary["corrector_data"] == "pool" and summary["pool_size"] == 24
     assert load_corrector(tmp_path / "corrector_x4.safetensors").config["nf"] == 8
+    # A rerun resumes (building a new pool) and continues the same log.
+    _train(*args, "--steps", "36")
+    assert len(_column(tmp_path, "loss")) == 36
+    summary = json.loads((tmp_path / "train_summary.json").read_text())
+    assert summary["steps"] == 36
     # The pool's settings are part of the run: a resume with others is refused.
     result = _invoke(*args, "--steps", "40", "--pool-jitter", "0.2")
     assert result.exit_code != 0 and "pool_jitter" in result.output + result.stderr
