@@ -34,11 +34,7 @@ def main() -> None:
     cl = torch.channels_last
     sftmd = load_sftmd(w / "sftmd_x4.safetensors", 4).eval().to(memory_format=cl)
     predictor = load_predictor(w / "predictor_x4.safetensors").eval().to(memory_format=cl)
-    pca = torch.as_tensor(load_pca(w / "pca_x4.safetensors").matrix).float()
-
-    def encode(k: torch.Tensor) -> torch.Tensor:
-        return k.reshape(k.shape[0], -1) @ pca
-
+    encode = load_pca(w / "pca_x4.safetensors").encode
     _, held_out = split_validation(
         load_hr_images(args.hr, device="cpu", min_size=192), None, hold_out=8
     )

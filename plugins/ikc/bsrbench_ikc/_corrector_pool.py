@@ -117,11 +117,8 @@ class CorrectorPool:
         self.age = torch.zeros(self.size, dtype=torch.long)
         if corrector is not None and self.refresh_every and self.refresh_share:
             target = torch.randint(0, self.max_age, (self.size,), generator=self.generator)
-            was_training = corrector.training
-            corrector.eval()
             for k in range(1, self.max_age):
                 self._advance((target >= k).nonzero().flatten(), corrector, amp)
-            corrector.train(was_training)
         self.built = True
         log.info(
             "corrector pool of %d SFTMD outputs (%d px, %.2f GiB) built in %.0f s; "
@@ -156,6 +153,8 @@ class CorrectorPool:
 
         if idx.numel() == 0:
             return
+        was_training = corrector.training
+        corrector.eval()
         for chunk in idx.split(self.batch):
             dev = chunk.to(self.sr.device)
             lr = self.lr[dev].float() / 255.0
@@ -163,6 +162,7 @@ class CorrectorPool:
                 est = corrector(self.sr[dev].float() / 255.0, self.est[dev]).float()
             self.est[dev], self.sr[dev] = est, _to_u8(self.restore(lr, est))
             self.age[chunk] += 1
+        corrector.train(was_training)
 
     def refresh(self, corrector: torch.nn.Module, amp: Callable[[], Any]) -> None:
         """Advance a random share of the items by one Corrector step; renew the oldest."""
@@ -171,10 +171,7 @@ class CorrectorPool:
         n = max(1, round(self.refresh_share * self.size))
         idx = torch.randperm(self.size, generator=self.generator)[:n]
         old = self.age[idx] + 1 >= self.max_age
-        was_training = corrector.training
-        corrector.eval()
         self._advance(idx[~old], corrector, amp)
-        corrector.train(was_training)
         for chunk in idx[old].split(self.batch) if bool(old.any()) else ():
             lr, sr, est, true = self._fresh()
             k, dev = chunk.shape[0], chunk.to(self.sr.device)
@@ -221,7 +218,8 @@ class CorrectorPool:
 
 
 def _to_u8(x: Tensor) -> Tensor:
-    """[0, 1] floats to uint8, rounding half up (how the pool stores images)."""
+    """[0, 1] floats to uint8, rounding half up, in float32 (``degradations._round_u8``
+    works in float64, which MPS devices lack; the pool lives on the training device)."""
     import torch
 
     return torch.floor(x.float().clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
