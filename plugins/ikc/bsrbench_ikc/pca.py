@@ -13,13 +13,14 @@ reproduces the released matrix at ×4 to float32 rounding (see the tests):
    −10..10, normalised to sum 1, in float64.
 3. Centre the data on its mean, ``torch.svd`` of the transposed (441 × 30,000) matrix in
    float64, keep the first 10 left singular vectors, cast to float32. The column signs are
-   whatever LAPACK returns.
+   whatever LAPACK returns; in the release every column's corner entry (kernel pixel 0, 0)
+   is negative, and :func:`compute_pca` fixes the signs by that rule.
 
 :func:`compute_pca` takes the same vectors from the SVD of the 441 × 441 Gram matrix
-instead of the thin SVD of the data: 0.4 s instead of 16 s on two cores. On the reference
-machine the result equals the release to within one float32 rounding step, with the same
-column signs; another LAPACK build may flip a column's sign, which is harmless as long as
-a PCA file and the weights trained with it travel together.
+instead of the thin SVD of the data: 0.4 s instead of 16 s on two cores. The result equals
+the release to within one float32 rounding step, signs included (fixed by the corner rule,
+so another LAPACK build cannot flip a column and make ``--pca official`` codes disagree
+with the released Predictor and Corrector).
 
 The official code uses σ ∈ [0.2, 4.0] for its ×4 release only. For ×2 and ×3 this module
 uses the paper's ranges [0.2, 2.0] and [0.2, 3.0] (:data:`SIGMA_RANGE`).
@@ -203,4 +204,9 @@ def compute_pca(scale: int, n: int = 30000, seed: int = 0, dim: int = 10) -> Ker
     centred = data - mean
     # Left singular vectors of centred.T are the singular vectors of its Gram matrix.
     u, _, _ = torch.linalg.svd(centred.T @ centred)
-    return KernelPCA(u[:, :dim].float(), mean)
+    u = u[:, :dim]
+    # LAPACK picks the signs; fix them as the release has them: every column's corner
+    # entry (kernel pixel 0, 0) negative (its smallest, column 0, is -3.3e-6, far above
+    # float64 noise).
+    u = u * -torch.sign(u[0])
+    return KernelPCA(u.float(), mean)
