@@ -50,8 +50,8 @@ def _to_u8(sr: Any) -> np.ndarray:
 
 
 def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: str,
-                 out: Path, weights: Path | None = None, save_steps: bool = False,
-                 quiet: bool = False) -> list[Path]:
+                 out: Path, weights: Path | None = None, kernel_weights: Path | None = None,
+                 save_steps: bool = False, quiet: bool = False) -> list[Path]:
     """Restore each input with ``plan``; write ``<stem>.png`` (the final step) into ``out``.
 
     With ``save_steps`` also ``<stem>_step<i>.png`` for every step and, when the method
@@ -65,7 +65,7 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     if plan.uses_ground_truth:
         raise InputError(f"{plan.label} needs ground-truth kernels, which real images do not "
                          "have: use a blind method or a blind estimator")
-    runnable = plan.build(scale, device, weights)
+    runnable = plan.build(scale, device, weights, kernel_weights)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with Progress(len(inputs), f"sr {plan.label}", quiet=quiet) as bar:

@@ -67,7 +67,10 @@ def main() -> None:
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default results/<time>-<method>-<dataset>); reuse to resume.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
-              help="Weights file or folder (default: the plugin's bundled weights).")
+              help="Weights file or folder of the method or model (default: the plugin's "
+                   "bundled weights).")
+@click.option("--kernel-weights", type=click.Path(path_type=Path), default=None,
+              help="Weights file or folder of the --kernel estimator (default: bundled).")
 @click.option("--iterations", type=int, default=None,
               help="Iterations of an iterative method (same as -O iterations=N).")
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE",
@@ -113,14 +116,17 @@ def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: boo
 @click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path))
 @click.option("--save-steps", is_flag=True, help="Also write every step's SR and kernel.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--weights", type=click.Path(path_type=Path), default=None)
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Weights of the method or model (default: bundled).")
+@click.option("--kernel-weights", type=click.Path(path_type=Path), default=None,
+              help="Weights of the --kernel estimator (default: bundled).")
 @click.option("--iterations", type=int, default=None)
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
 def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, out: Path,
-       save_steps: bool, device: str, weights: Path | None, iterations: int | None,
-       options: tuple[str, ...], quiet: bool) -> None:
+       save_steps: bool, device: str, weights: Path | None, kernel_weights: Path | None,
+       iterations: int | None, options: tuple[str, ...], quiet: bool) -> None:
     """Restore real LR images (no ground truth) and write the SR PNGs into OUT."""
     setup_logging(quiet, False)
     from bsrbench.apply import apply_method, collect_inputs
@@ -133,7 +139,8 @@ def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, ou
     plan = plan_method(_registry(), method, kernel, opts, scale)
     files = collect_inputs(inputs)
     written = apply_method(plan, files, scale=scale, device=pick_device(device), out=out,
-                           weights=weights, save_steps=save_steps, quiet=quiet)
+                           weights=weights, kernel_weights=kernel_weights,
+                           save_steps=save_steps, quiet=quiet)
     click.echo(f"wrote {len(written)} SR images to {out}")
 
 

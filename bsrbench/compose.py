@@ -45,16 +45,26 @@ class MethodPlan:
         part = self.method or self.estimator
         return bool(part and part.iterative)
 
-    def build(self, scale: int, device: str, weights: Any = None) -> Any:
-        """Build the runnable object (loads networks and weights)."""
+    def build(self, scale: int, device: str, weights: Any = None,
+              kernel_weights: Any = None) -> Any:
+        """Build the runnable object (loads networks and weights).
+
+        ``weights`` (``--weights``) are the blind method's or the model's;
+        ``kernel_weights`` (``--kernel-weights``) the estimator's. None: bundled.
+        """
         if self.method is not None:
+            if kernel_weights is not None:
+                raise InputError(f"--kernel-weights is for a model's kernel estimator, and "
+                                 f"{self.label!r} has none: use --weights")
             ctx = BuildContext(scale, device, weights, self.options["method"])
             return self.method.factory(ctx)
         assert self.model is not None and self.estimator is not None  # by plan_method
+        if kernel_weights is not None and self.estimator.weights_available is None:
+            raise InputError(f"estimator {self.estimator.name!r} uses no weights: drop "
+                             "--kernel-weights")
         model = self.model.factory(BuildContext(scale, device, weights, self.options["model"]))
-        # the estimator uses its own bundled weights; --weights is the model's
         estimator = self.estimator.factory(
-            BuildContext(scale, device, None, self.options["estimator"]))
+            BuildContext(scale, device, kernel_weights, self.options["estimator"]))
         return ComposedMethod(model, estimator, self.model, self.estimator)
 
 

@@ -41,7 +41,8 @@ class RunConfig:
     dataset: Path  # the HDF5 test set
     out: Path  # run directory: results.csv, run.json
     device: str = "cpu"  # resolved device string
-    weights: Path | None = None  # --weights (None: bundled)
+    weights: Path | None = None  # --weights, the method's or model's (None: bundled)
+    kernel_weights: Path | None = None  # --kernel-weights, the estimator's (None: bundled)
     convention: str = "matlab-y"  # metric convention
     batch_size: int = 8  # LR images per forward pass
     command: str = ""  # the command line, recorded in run.json
@@ -80,20 +81,27 @@ def _git_commit() -> str | None:
 
 
 def _weights_sha256(cfg: RunConfig) -> dict[str, str]:
-    """sha256 of the weights a run uses: the files given with --weights, or the pins of
-    the plugins' bundled ``weights/sha256.json`` (the convention for bundled weights)."""
+    """sha256 of the weights a run uses, per part: the files given with --weights (the
+    method's or model's) and --kernel-weights (the estimator's), or, for a part given
+    none, the pins of its plugin's bundled ``weights/sha256.json`` (the convention for
+    bundled weights)."""
     import sys
 
     from bsrbench.weights import PINS_FILE, file_sha256
 
-    if cfg.weights is not None:
-        files = [cfg.weights] if cfg.weights.is_file() else sorted(
-            p for p in cfg.weights.iterdir() if p.suffix in {".pth", ".pt", ".safetensors"})
-        return {str(p): file_sha256(p) for p in files}
-    out: dict[str, str] = {}
     plan = cfg.plan
-    for spec in (plan.method, plan.model, plan.estimator):
-        module = sys.modules.get(getattr(spec.factory, "__module__", "") if spec else "")
+    out: dict[str, str] = {}
+    parts = ((plan.method, cfg.weights), (plan.model, cfg.weights),
+             (plan.estimator, cfg.kernel_weights))
+    for spec, given in parts:
+        if spec is None:
+            continue
+        if given is not None:
+            files = [given] if given.is_file() else sorted(
+                p for p in given.iterdir() if p.suffix in {".pth", ".pt", ".safetensors"})
+            out.update({str(p): file_sha256(p) for p in files})
+            continue
+        module = sys.modules.get(getattr(spec.factory, "__module__", ""))
         if module is None or not getattr(module, "__file__", None):
             continue
         pins = Path(module.__file__).resolve().parent / "weights" / PINS_FILE
@@ -125,6 +133,8 @@ def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet) -> dict[str, 
         "kernel_conversion": plan.model.kernel_conversion if plan.model else None,
         "options": {k: dict(v) for k, v in plan.options.items()},
         "weights": str(cfg.weights) if cfg.weights else "bundled",
+        "kernel_weights": (str(cfg.kernel_weights) if cfg.kernel_weights else "bundled")
+        if plan.estimator else None,
         "weights_sha256": _weights_sha256(cfg),
         "convention": cfg.convention,
         "dataset": {"file": str(cfg.dataset), "label": ts.label,
@@ -303,7 +313,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                 for start in range(0, len(todo), cfg.batch_size):
                     idx = todo[start:start + cfg.batch_size]
                     if runnable is None:
-                        runnable = plan.build(s.scale, cfg.device, cfg.weights)
+                        runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
                     try:
                         rows = _score_chunk(cfg, runnable, ts, image, idx)
                     except Exception as exc:  # one image failing must not stop the run

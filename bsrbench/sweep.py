@@ -49,6 +49,7 @@ class SweepConfig:
     device: str = "auto"
     out: Path | None = None
     weights: Path | None = None
+    kernel_weights: Path | None = None
     iterations: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # -O NAME=VALUE
     convention: str = "matlab-y"
@@ -82,7 +83,7 @@ class SweepConfig:
         if not values["datasets"]:
             raise InputError("no dataset given: pass --dataset gaussian8 (or datasets in "
                              "--config)")
-        for key in ("out", "weights", "cache_dir"):
+        for key in ("out", "weights", "kernel_weights", "cache_dir"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(options=merged_opts, **values)
@@ -167,8 +168,10 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     if cfg.convention not in CONVENTIONS:
         raise InputError(f"unknown metric convention {cfg.convention!r}: "
                          f"use one of {', '.join(CONVENTIONS)}")
-    if cfg.weights is not None and not cfg.weights.exists():
-        raise InputError(f"weights {cfg.weights} not found")
+    for flag, given in (("--weights", cfg.weights), ("--kernel-weights", cfg.kernel_weights)):
+        if given is not None and not given.exists():
+            raise InputError(f"{flag} {given} not found: pass an existing weights file or "
+                             "folder, or leave it out to use the bundled weights")
     scales: tuple[int | None, ...] = cfg.scales or (None,)
     for scale in scales:  # validate every plan before any work
         _plans(cfg, registry, scale)
@@ -208,7 +211,8 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
         for plan in _plans(cfg, registry, ds_scale):
             log.info("running %s on %s (%s) -> %s", plan.label, path.name, device, out)
             summary = run(RunConfig(plan=plan, dataset=path, out=out, device=device,
-                                    weights=cfg.weights, convention=cfg.convention,
+                                    weights=cfg.weights, kernel_weights=cfg.kernel_weights,
+                                    convention=cfg.convention,
                                     batch_size=cfg.batch_size, command=cfg.command,
                                     quiet=quiet, save_images=cfg.save_images), registry)
             failed += summary.failed

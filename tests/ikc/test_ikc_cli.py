@@ -82,3 +82,50 @@ def test_ikc_accepts_the_official_release_layout(cli, photo_dir, tmp_path):
     meta = json.loads((tmp_path / "off" / "run.json").read_text())["runs"][-1]
     assert meta["weights"] == str(weights)
     assert meta["weights_sha256"][str(weights / "Predictor_latest_G.pth")].startswith("76dab412")
+
+
+def test_ikc_estimator_takes_the_official_checkpoints_through_kernel_weights(
+        cli, photo_dir, tmp_path):
+    """--kernel-weights gives `--kernel ikc` the released Predictor/Corrector (with an
+    SFTMD of bsrbench's, which the loop needs); official checkpoints without
+    pca_matrix.pth get the official PCA (bsrbench's copy), and run.json records both the
+    estimator's files and the model's bundled pins."""
+    import json
+
+    from bsrbench_ikc.checkpoints import BUNDLED_DIR
+
+    from bsrbench.summary import load_frame
+
+    official = shared_dir("reference", "ikc", "official")
+    weights = tmp_path / "released"
+    weights.mkdir()
+    for name in ("Predictor_latest_G.pth", "Corrector_latest_G.pth"):
+        shutil.copy(official / name, weights / name)
+    shutil.copy(BUNDLED_DIR / "sftmd_x4.safetensors", weights / "sftmd_x4.safetensors")
+    args = ("run", "-m", "sftmd", "-k", "ikc", "-d", "gaussian8", "--hr", photo_dir,
+            "--iterations", "1", "-q")
+    res = cli(*args, "--kernel-weights", weights, "--out", "released_run")
+    assert res.exit_code == 0, res.output
+    res = cli(*args, "--out", "bundled_run")
+    assert res.exit_code == 0, res.output
+    released = load_frame(tmp_path / "released_run" / "results.csv")
+    bundled = load_frame(tmp_path / "bundled_run" / "results.csv")
+    # the released Predictor estimates other codes than the bundled one
+    step0 = [f.loc[f["step"] == 0, "code_l2"].to_numpy() for f in (released, bundled)]
+    assert not np.allclose(step0[0], step0[1])
+    meta = json.loads((tmp_path / "released_run" / "run.json").read_text())["runs"][-1]
+    assert meta["kernel_weights"] == str(weights) and meta["weights"] == "bundled"
+    sha = meta["weights_sha256"]
+    assert sha[str(weights / "Predictor_latest_G.pth")].startswith("76dab412")
+    assert any(k.endswith("weights/sftmd_x4.safetensors") for k in sha)
+
+
+@pytest.mark.parametrize(("method", "message"), [
+    (("-m", "ikc"), "has none: use --weights"),
+    (("-m", "sftmd", "-k", "oracle"), "uses no weights: drop --kernel-weights"),
+])
+def test_kernel_weights_where_no_estimator_takes_them_is_refused(cli, photo_dir, tmp_path,
+                                                                 method, message):
+    res = cli("run", *method, "-d", "gaussian8", "--hr", photo_dir, "--kernel-weights",
+              tmp_path, "--out", "r", "-q")
+    assert res.exit_code != 0 and message in res.output

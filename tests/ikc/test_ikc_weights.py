@@ -25,7 +25,7 @@ from bsrbench_ikc.checkpoints import (
     save_weights,
     weights_available,
 )
-from bsrbench_ikc.pca import compute_pca
+from bsrbench_ikc.pca import compute_pca, load_pca
 from conftest import shared_dir
 
 from bsrbench.errors import WeightsError
@@ -102,6 +102,24 @@ def test_ikc_weights_official_layout(tmp_path: Path) -> None:
     assert load_sftmd(paths.sftmd, 4).scale == 4
     with pytest.raises(WeightsError, match="×4 only"):
         find_weights(tmp_path, 2)
+
+
+def test_ikc_weights_official_checkpoints_alone_get_the_official_pca(tmp_path: Path,
+                                                                      small: dict) -> None:
+    """The release keeps pca_matrix.pth in codes/, not beside its checkpoints: a folder of
+    official .pth files without it uses bsrbench's copy, which equals the released matrix
+    (signs included); bsrbench-layout weights must bring their own PCA."""
+    root = shared_dir("reference", "ikc", "official")
+    for name in ("Predictor_latest_G.pth", "Corrector_latest_G.pth"):
+        shutil.copy(root / name, tmp_path / name)
+    paths = find_weights(tmp_path, 4, ("predictor", "corrector", "pca"))
+    assert paths.pca == checkpoints.BUNDLED_DIR / "pca_x4.safetensors"
+    released = load_pca(root / "pca_matrix.pth").matrix
+    assert (load_pca(paths.pca).matrix - released).abs().max() < 1e-6
+    own = tmp_path / "own"
+    save_weights(own, 4, predictor=small["predictor"])
+    with pytest.raises(WeightsError, match="lacks IKC ×4 weights: pca"):
+        find_weights(own, 4, ("predictor", "pca"))
 
 
 def test_ikc_weights_mixed_layout(tmp_path: Path, small: dict) -> None:

@@ -15,6 +15,10 @@ pca           ``pca_x{s}.safetensors`` or         ``pca_matrix.pth``
               ``pca.safetensors``
 ============  =================================  =====================================
 
+The release keeps ``pca_matrix.pth`` in ``codes/``, away from its checkpoints: a ×4 folder
+with official checkpoints and no PCA file uses the bundled ``pca_x4.safetensors``, the
+same matrix rebuilt by the official recipe.
+
 Loading is strict: a leading ``module.`` is stripped and SFTMD's never-used ``sft_branch.*``
 keys are dropped silently (FACTS.md §8); any other missing or unexpected key is an error
 that names it. bsrbench files carry their architecture in the safetensors metadata, so
@@ -26,6 +30,7 @@ This module imports torch only inside functions, so :func:`weights_available` is
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +57,8 @@ __all__ = [
     "save_weights",
     "weights_available",
 ]
+
+log = logging.getLogger("bsrbench")
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
 # sha256 of the official IKC release files (yuanjunchai/IKC), checked whenever a file of
@@ -148,6 +155,8 @@ def find_weights(directory: str | Path, scale: int, parts: Sequence[str] = PARTS
     missing = []
     for part in parts:
         path = _find_part(directory, part, scale)
+        if path is None and part == "pca":
+            path = _official_pca_fallback(directory, parts, scale)
         if path is None:
             names = " or ".join(_bsrbench_names(part, scale))
             if scale == OFFICIAL_SCALE:
@@ -159,6 +168,27 @@ def find_weights(directory: str | Path, scale: int, parts: Sequence[str] = PARTS
         note = "" if scale == OFFICIAL_SCALE else " (official-layout files are ×4 only)"
         raise WeightsError(f"{directory} lacks IKC ×{scale} weights: {'; '.join(missing)}{note}")
     return IKCWeightPaths(directory=directory, scale=scale, **found)
+
+
+def _official_pca_fallback(directory: Path, parts: Sequence[str], scale: int) -> Path | None:
+    """The bundled copy of the official PCA, for a folder of official checkpoints alone.
+
+    The release keeps ``pca_matrix.pth`` in ``codes/``, away from its checkpoints, so a
+    folder holding only ``Predictor*.pth``/``Corrector*.pth``/``SFTMD*.pth`` gets the
+    matrix those were trained with: ``pca_x4.safetensors``, rebuilt by the official recipe
+    (equal to the released file to 4e-9, same column signs; tested).
+    """
+    if scale != OFFICIAL_SCALE:
+        return None
+    official = [p for p in parts if p != "pca"
+                and (found := _find_part(directory, p, scale)) is not None
+                and found.suffix == ".pth"]
+    bundled = BUNDLED_DIR / f"pca_x{scale}.safetensors"
+    if not official or not bundled.is_file():
+        return None
+    log.info("%s has no pca_matrix.pth: using bsrbench's copy of the official PCA (%s)",
+             directory, bundled.name)
+    return bundled
 
 
 def _how_to(scale: int) -> str:
