@@ -266,8 +266,8 @@ def _meta_value(meta: dict[str, Any], key: str) -> str:
 META_FIELDS = (
     ("method", "method"), ("upper_bound", "upper bound"), ("model", "model"),
     ("estimator", "estimator"), ("options", "options"), ("weights", "weights"),
-    ("kernel_weights", "kernel weights"), ("weights_sha256", "weights sha256"), ("kernel_conversion", "kernel conversion"),
-    ("dataset.label", "dataset"),
+    ("kernel_weights", "kernel weights"), ("weights_sha256", "weights sha256"),
+    ("kernel_conversion", "kernel conversion"), ("dataset.label", "dataset"),
     ("dataset.protocol", "protocol"), ("dataset.hr_set", "HR set"),
     ("dataset.scale", "scale"), ("dataset.downsampler", "downsampler"),
     ("dataset.noise", "noise"), ("dataset.file", "dataset file"),

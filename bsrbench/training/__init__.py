@@ -21,7 +21,7 @@ The modules: :mod:`~bsrbench.training.degradation` (kernels, blur, downsampling)
 from __future__ import annotations
 
 from bsrbench.training.checkpoint import load_checkpoint, save_checkpoint
-from bsrbench.training.command import command_line, run_command
+from bsrbench.training.command import changed_settings, command_line, run_command
 from bsrbench.training.data import (
     PairSampler,
     dihedral,
@@ -65,6 +65,7 @@ __all__ = [
     "TrainTask",
     "autocast",
     "blur_batch",
+    "changed_settings",
     "command_line",
     "dihedral",
     "load_checkpoint",

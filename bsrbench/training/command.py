@@ -91,6 +91,16 @@ def common_option(flag: str) -> Callable[[Any], Any]:
     return click.option(*decls, **attrs)
 
 
+def changed_settings(ctx: Any, o: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The options among ``keys`` whose value differs from the command's default.
+
+    For a run's resume identity: settings recorded only where changed let checkpoints made
+    before they were recorded still resume, while a change either way is still refused.
+    """
+    defaults = {p.name: p.default for p in ctx.command.params}
+    return {k: o[k] for k in keys if o[k] != defaults.get(k)}
+
+
 def train_from_options(
     task: Any,
     ctx: Any,

@@ -118,6 +118,11 @@ def test_resume_refuses_other_settings(hr: Path, tmp_path: Path) -> None:
     result = _invoke("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb", "1",
                      "--steps", "2", "--warmup", "5", *TINY)
     assert result.exit_code == InputError.exit_code and "warmup" in result.stderr
+    for changed, name in ((["--lr", "5e-5"], "lr"), (["--sigma-max", "3.0"], "sigma_range"),
+                          (["--no-augment"], "augment")):
+        result = _invoke("--stage", "sftmd", "--hr", str(hr), "--out", str(tmp_path), "--nb",
+                         "1", "--steps", "2", *changed, *TINY)
+        assert result.exit_code == InputError.exit_code and name in result.stderr, changed
 
 
 @pytest.fixture(scope="module")

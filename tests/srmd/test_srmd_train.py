@@ -126,3 +126,19 @@ def test_warmup_ramps_the_learning_rate_then_holds_it(hr: Path, tmp_path: Path) 
     lrs = [float(r["lr"]) for r in rows if r["loss"]]
     # After step s the factor is min(1, (s + 1) / 4): 0.5, 0.75, then the full rate.
     assert lrs == pytest.approx([5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def test_resume_refuses_a_changed_learning_rate_or_schedule(hr: Path, tmp_path: Path) -> None:
+    """A resumed optimiser would quietly keep its old rate: a new --lr, --milestones or
+    --sigma-max on a rerun into the same --out is refused, the unchanged rerun resumes."""
+    from bsrbench.errors import InputError
+
+    _train("--hr", str(hr), "--out", str(tmp_path), "--lr", "2e-3", "--steps", "1", *TINY)
+    for changed, name in ((["--lr", "1e-3"], "lr"), (["--lr", "2e-3", "--milestones", "5"],
+                          "milestones"), (["--lr", "2e-3", "--sigma-max", "2.0"],
+                                          "sigma_range")):
+        result = CliRunner().invoke(srmd_command(), ["--hr", str(hr), "--out", str(tmp_path),
+                                                     "--steps", "2", *changed, *TINY])
+        assert result.exit_code == InputError.exit_code and name in result.stderr, changed
+    _train("--hr", str(hr), "--out", str(tmp_path), "--lr", "2e-3", "--steps", "2", *TINY)
+    assert json.loads((tmp_path / "train_summary.json").read_text())["steps"] == 2

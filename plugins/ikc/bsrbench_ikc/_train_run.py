@@ -65,6 +65,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     from bsrbench.errors import InputError
     from bsrbench.training import (
         PairSampler,
+        changed_settings,
         load_hr_images,
         setup_device,
         split_validation,
@@ -188,6 +189,14 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
                 )
             }
         )
+    # Optimiser and data settings a resume must keep too (a resumed optimiser would quietly
+    # keep the old --lr; a new --sigma-max would change the data mid-run). Recorded only
+    # where they differ from the defaults, so checkpoints made before they were recorded
+    # still resume; a change either way is still refused.
+    identity.update(changed_settings(
+        ctx, o, ("lr", "beta1", "beta2", "lr_period", "eta_min", "rate_iso", "augment")))
+    if (o["sigma_min"], o["sigma_max"]) != (lo, hi):
+        identity["sigma_range"] = [o["sigma_min"], o["sigma_max"]]
     identity["pca"] = pca_source
     identity["init"] = str(o["init"] or "")
     if o["warmup"]:  # only when set, so checkpoints from before --warmup still resume

@@ -161,7 +161,7 @@ def ikc_command() -> click.Command:
     )
     @click.option(
         "--lr-scheme",
-        type=click.Choice(["constant", "cosine-restart", "multistep"]),
+        type=click.Choice(["constant", "cosine-restart"]),
         default=None,
         help="Default: cosine-restart for sftmd "
         "(CosineAnnealingLR_Restart in train_SFTMD.yml), constant "

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bsrbench.training import StageBase
-from bsrbench_srmd.train import SIGMA_RANGE
+from bsrbench_srmd.train import MILESTONES, SIGMA_RANGE
 
 if TYPE_CHECKING:
     import click
@@ -105,6 +105,7 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     from bsrbench.errors import InputError
     from bsrbench.training import (
         PairSampler,
+        changed_settings,
         load_hr_images,
         setup_device,
         split_validation,
@@ -196,6 +197,14 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
         )
     }
     identity["from_weights"] = str(o["from_weights"] or "")
+    # optimiser and data settings: only where changed (see changed_settings)
+    identity.update(changed_settings(
+        ctx, o, ("lr", "beta1", "beta2", "gamma", "rate_iso", "augment", "noise_min",
+                 "noise_max", "noise_free_rate", "init_gain")))
+    if o["milestones"] != tuple(MILESTONES):
+        identity["milestones"] = list(o["milestones"])
+    if (o["sigma_min"], o["sigma_max"]) != (lo, hi):
+        identity["sigma_range"] = [o["sigma_min"], o["sigma_max"]]
     if o["warmup"]:  # only when set, so checkpoints from before --warmup still resume
         identity["warmup"] = o["warmup"]
     return train_from_options(
