@@ -2,8 +2,11 @@
 on a batch of 8 LR images of 48x48 (one Gaussian8 image of the embedded set), in fp32 with
 contiguous and channels_last tensors: compare the two medians of one run as a ratio.
 
-(bf16 autocast is not a variant here: on the project's 2-core CPU it measured about 35x
-slower than fp32, so bsrbench uses it on CUDA only.)"""
+(bf16 autocast is not a variant here: in inference on the project's 2-core CPU it is
+slower than fp32 (SFTMD on 8x48x48 under inference_mode, best of 3: fp32 2.19 s, bf16
+8.57 s; channels_last 1.92 s vs 6.29 s; measured while a training job shared the CPU), so
+inference uses it on CUDA only. Training steps are another matter: there bf16 +
+channels_last pays on this CPU, see `--amp` of the train commands.)"""
 
 from __future__ import annotations
 

@@ -207,6 +207,8 @@ def test_bundled_weights_are_pinned_and_a_tampered_copy_is_refused(tmp_path):
         assert files, f"no bundled weights in {folder}"
         for f in files:
             assert pinned_sha256(f), f"{f.name} is not pinned in {folder}/sha256.json"
+            # the project's rule for committed weights: each file under 20 MB
+            assert f.stat().st_size < 20_000_000, f"{f.name} is over 20 MB"
     src = IKC_DIR / "predictor_x4.safetensors"
     shutil.copy(src, tmp_path / src.name)
     shutil.copy(IKC_DIR / "sha256.json", tmp_path / "sha256.json")
