@@ -34,10 +34,16 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except BsrbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: results so far are saved; rerun the same command "
-                       "(same --out) to resume", err=True)
+        except KeyboardInterrupt as exc:
+            hint = getattr(exc, "hint", None) or (
+                "results so far are saved; rerun the same command (same --out) to resume")
+            click.echo(f"interrupted: {hint}", err=True)
             sys.exit(130)
+        except OSError as exc:  # a path that is a file/folder, no permission, disk full
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}: check that path and the free "
+                       "disk space, then rerun (results written so far are kept)", err=True)
+            sys.exit(1)
 
     return wrapper
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bsrbench.compose import MethodPlan
-from bsrbench.errors import InputError
+from bsrbench.errors import InputError, RunError
 from bsrbench.images import IMAGE_SUFFIXES, list_image_files, read_image, write_png
 from bsrbench.progress import Progress
 
@@ -56,40 +56,71 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
 
     With ``save_steps`` also ``<stem>_step<i>.png`` for every step and, when the method
     estimates kernels, ``<stem>_kernel<i>.png``. Grey inputs are restored as RGB and
-    written back as grey (mean of the channels).
+    written back as grey (mean of the channels). An image that fails is logged and the
+    others go on; the call then raises :class:`RunError` naming the first failure.
     """
+    if plan.uses_ground_truth:
+        raise InputError(f"{plan.label} needs ground-truth kernels, which real images do not "
+                         "have: use a blind method or a blind estimator")
+    _check_targets(inputs, out)
+    runnable = plan.build(scale, device, weights, kernel_weights)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    failed: list[str] = []
+    with Progress(len(inputs), f"sr {plan.label}", quiet=quiet) as bar:
+        for path in inputs:
+            try:
+                written.append(_restore_one(runnable, plan, path, scale, device, out,
+                                            save_steps))
+            except Exception as exc:  # one image (unreadable, too large for the device...)
+                msg = f"{type(exc).__name__}: {exc}".splitlines()[0]  # must not stop the rest
+                log.error("%s failed on %s: %s", plan.label, path, msg)
+                failed.append(f"{path.name}: {msg}")
+            bar.update(1)
+    if failed:
+        raise RunError(f"{len(failed)} of {len(inputs)} images failed (first: {failed[0]}); "
+                       f"the other {len(written)} SR images are in {out}")
+    return written
+
+
+def _check_targets(inputs: list[Path], out: Path) -> None:
+    """Refuse outputs that would overwrite an input or each other (same file name)."""
+    stems = [p.stem for p in inputs]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if dupes:
+        raise InputError(f"several inputs are named {dupes[0]!r} (their SR images would "
+                         f"overwrite each other in {out}): restore them into separate --out "
+                         "folders")
+    sources = {p.resolve() for p in inputs}
+    if any((out / f"{p.stem}.png").resolve() in sources for p in inputs):
+        raise InputError(f"--out {out} would overwrite the input images: pass another folder")
+
+
+def _restore_one(runnable: Any, plan: MethodPlan, path: Path, scale: int, device: str,
+                 out: Path, save_steps: bool) -> Path:
+    """Restore one image; write its SR PNG (and every step's with ``save_steps``)."""
     import torch
 
     from bsrbench.interfaces import LRBatch
 
-    if plan.uses_ground_truth:
-        raise InputError(f"{plan.label} needs ground-truth kernels, which real images do not "
-                         "have: use a blind method or a blind estimator")
-    runnable = plan.build(scale, device, weights, kernel_weights)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    with Progress(len(inputs), f"sr {plan.label}", quiet=quiet) as bar:
-        for path in inputs:
-            image = read_image(path)
-            lr = torch.from_numpy(image.pixels.copy()).permute(2, 0, 1).float().div(255)
-            lr = lr.expand(3, *lr.shape[1:])[None].to(device)
-            last = None
-            with torch.inference_mode():
-                for i, step in enumerate(runnable.run(LRBatch(lr=lr, scale=scale))):
-                    last = step
-                    if save_steps:
-                        write_png(out / f"{image.name}_step{i}.png",
-                                  _grey_if(image.grey, _to_u8(step.sr[0])))
-                        if step.kernel is not None:
-                            write_png(out / f"{image.name}_kernel{i}.png",
-                                      kernel_to_image(step.kernel[0]))
-            if last is None:
-                raise InputError(f"{plan.label} yielded no output for {path}")
-            target = out / f"{image.name}.png"
-            write_png(target, _grey_if(image.grey, _to_u8(last.sr[0])))
-            written.append(target)
-            bar.update(1)
-    return written
+    image = read_image(path)
+    lr = torch.from_numpy(image.pixels.copy()).permute(2, 0, 1).float().div(255)
+    lr = lr.expand(3, *lr.shape[1:])[None].to(device)
+    last = None
+    with torch.inference_mode():
+        for i, step in enumerate(runnable.run(LRBatch(lr=lr, scale=scale))):
+            last = step
+            if save_steps:
+                write_png(out / f"{image.name}_step{i}.png",
+                          _grey_if(image.grey, _to_u8(step.sr[0])))
+                if step.kernel is not None:
+                    write_png(out / f"{image.name}_kernel{i}.png",
+                              kernel_to_image(step.kernel[0]))
+    if last is None:
+        raise InputError(f"{plan.label} yielded no output for {path}")
+    target = out / f"{image.name}.png"
+    write_png(target, _grey_if(image.grey, _to_u8(last.sr[0])))
+    return target
 
 
 def _grey_if(grey: bool, rgb: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 __all__ = [
     "BsrbenchError",
     "InputError",
+    "Interrupted",
     "PluginError",
     "RunError",
     "UnknownNameError",
@@ -65,3 +66,11 @@ class WeightsError(BsrbenchError):
 
 class RunError(BsrbenchError):
     """A run completed but some of its rows recorded an error."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a one-line ``hint`` saying where the results are and how to resume."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bsrbench.errors import InputError
+
 __all__ = ["COLUMNS", "ResultsFile", "read_results", "row_key"]
 
 COLUMNS = (
@@ -61,15 +63,28 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+_FLAGS = ("is_final", "upper_bound")
+
+
 def read_results(path: str | Path) -> list[dict[str, str]]:
-    """All complete rows of a results.csv, as strings (a torn last line is ignored)."""
+    """All complete rows of a results.csv, as strings (a torn last line is ignored).
+
+    The flag columns read as ``"True"``/``"False"`` whatever their spelling, so a file a
+    spreadsheet saved (``TRUE``) still resumes and reports.
+    """
     path = Path(path)
     if not path.is_file():
         return []
     text = path.read_text()
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
-    return list(csv.DictReader(io.StringIO(text)))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        for col in _FLAGS:
+            if col in row:
+                flag = str(row[col]).strip().lower() in ("true", "1", "yes")
+                row[col] = "True" if flag else "False"
+    return rows
 
 
 class ResultsFile:
@@ -77,7 +92,15 @@ class ResultsFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        rows = [r for r in read_results(self.path) if not r.get("error")]
+        if self.path.is_dir():
+            raise InputError(f"{self.path} is a folder, not a results file: pass another --out")
+        rows = read_results(self.path)
+        missing = [c for c in (*KEY, "step", "is_final") if rows and c not in rows[0]]
+        if missing:  # never rewrite a file this is not (it would lose its rows)
+            raise InputError(
+                f"{self.path} is not a bsrbench results file (no column "
+                f"{', '.join(missing)}): pass another --out")
+        rows = [r for r in rows if not r.get("error")]
         finals = {row_key(r) for r in rows if r.get("is_final") == "True"}
         # keep only images whose final step is there; partial ones are recomputed
         rows = [r for r in rows if row_key(r) in finals]

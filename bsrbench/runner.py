@@ -156,6 +156,40 @@ def _write_run_json(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
     path.write_text(json.dumps({"runs": runs}, indent=2, default=str))
 
 
+def _settings(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What must not change when a run resumes into the same --out (weights by hash)."""
+    return {
+        "test set content": (meta.get("dataset") or {}).get("content_hash"),
+        "metric convention": meta.get("convention"),
+        "options": meta.get("options"),
+        "weights": sorted((meta.get("weights_sha256") or {}).values()),
+    }
+
+
+def _check_same_settings(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
+    """Refuse to resume rows made with other settings under the same method and dataset
+    label (other noise, downsampler, HR folder of the same name, weights, options...):
+    their images would be skipped as done and the old numbers reported as new."""
+    path = cfg.out / "run.json"
+    try:
+        runs = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
+    except (json.JSONDecodeError, AttributeError):
+        return
+    mine = _settings(meta)
+    label = (meta["method"], meta["dataset"]["label"], meta["dataset"].get("scale"))
+    for old in runs:
+        if not isinstance(old, dict) or (old.get("method"), (old.get("dataset") or {}).get(
+                "label"), (old.get("dataset") or {}).get("scale")) != label:
+            continue
+        theirs = _settings(old)
+        changed = [k for k in mine if theirs.get(k) not in (None, []) and theirs[k] != mine[k]]
+        if changed:
+            raise InputError(
+                f"{cfg.out} already has {meta['method']} on {label[1]} x{label[2]} made with "
+                f"other {', '.join(changed)}: pass another --out, or delete {cfg.out} to "
+                "start over")
+
+
 def _to_device_batch(image: DatasetImage, idx: list[int], device: str) -> tuple[Any, Any, Any]:
     import torch
 
@@ -298,6 +332,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                 "upper_bound": plan.uses_ground_truth, "downsampler": s.downsampler,
                 "convention": cfg.convention}
         meta = _run_metadata(cfg, registry, ts)
+        _check_same_settings(cfg, meta)
         meta["started"] = datetime.now(UTC).isoformat(timespec="seconds")
         _write_run_json(cfg, meta)
         runnable = None

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bsrbench.errors import InputError
+from bsrbench.errors import InputError, Interrupted
 
 if TYPE_CHECKING:
     from bsrbench.registry import Registry
@@ -107,7 +107,27 @@ def _read_toml(path: Path) -> dict[str, Any]:
                          f"(known: {', '.join(sorted(allowed))})")
     renames = {"method": "methods", "dataset": "datasets", "kernel": "kernels",
                "scale": "scales"}
-    return {renames.get(k, k): v for k, v in data.items()}
+    out = {renames.get(k, k): v for k, v in data.items()}
+    for key, value in out.items():
+        types = _TOML_TYPES.get(key, object)
+        types = types if isinstance(types, tuple) else (types,)
+        # bool is an int in Python; TOML's true/false is only right where bool is asked for
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            raise InputError(f"config file {path}: {key} must be {names}, got "
+                             f"{type(value).__name__} {value!r}")
+    return out
+
+
+_LIST = (str, list)
+# TOML value types of the config keys (lists are comma lists' alternative)
+_TOML_TYPES: dict[str, Any] = {
+    "methods": _LIST, "datasets": _LIST, "kernels": _LIST, "hr": _LIST,
+    "scales": (int, str, list), "downsampler": str, "noise": (int, float), "seed": int,
+    "device": str, "out": str, "weights": str, "kernel_weights": str, "iterations": int,
+    "options": dict, "convention": str, "batch_size": int, "cache_dir": str,
+    "save_images": bool,
+}
 
 
 @dataclass
@@ -158,11 +178,8 @@ def _only_known(registry: Registry, method: str, kernel: str | None,
 
 def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> SweepResult:
     """Run every combination of ``cfg`` into one run directory and write report.html."""
-    from bsrbench.datasets import resolve_dataset
     from bsrbench.device import pick_device
     from bsrbench.metrics import CONVENTIONS
-    from bsrbench.progress import Progress
-    from bsrbench.runner import RunConfig, run
     from bsrbench.summary import load_frame, summary_text
 
     if cfg.convention not in CONVENTIONS:
@@ -189,6 +206,26 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         ds = Path(cfg.datasets[0]).stem if len(cfg.datasets) == 1 else "datasets"
         out = Path("results") / f"{stamp}-{label}-{ds}"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file: pass a folder for the run (results.csv, "
+                         "run.json, report.html)")
+    try:
+        failed = _run_jobs(cfg, registry, jobs, out, device, quiet)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"results so far are in {out}; rerun with --out {out} to "
+                          "resume") from exc
+    results = out / "results.csv"
+    report = _write_report(out)
+    return SweepResult(results, summary_text(load_frame(results)), failed, report)
+
+
+def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | None,
+              int | None]], out: Path, device: str, quiet: bool) -> int:
+    """Build (or reuse) each test set and run every plan on it; return failed LR images."""
+    from bsrbench.datasets import TestSet, resolve_dataset
+    from bsrbench.progress import Progress
+    from bsrbench.runner import RunConfig, run
+
     failed = 0
     for dataset, hr, scale in jobs:
         bars: list[Progress] = []
@@ -204,10 +241,11 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
                                on_build=on_build)
         for bar in bars:
             bar.close()
-        from bsrbench.datasets import TestSet
-
         with TestSet(path) as ts:
             ds_scale = ts.settings.scale
+        if scale is not None and ds_scale != scale:
+            raise InputError(f"{path} is a x{ds_scale} test set, not x{scale}: drop --scale "
+                             f"for a test-set file, or pass a x{scale} one")
         for plan in _plans(cfg, registry, ds_scale):
             log.info("running %s on %s (%s) -> %s", plan.label, path.name, device, out)
             summary = run(RunConfig(plan=plan, dataset=path, out=out, device=device,
@@ -216,9 +254,7 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
                                     batch_size=cfg.batch_size, command=cfg.command,
                                     quiet=quiet, save_images=cfg.save_images), registry)
             failed += summary.failed
-    results = out / "results.csv"
-    report = _write_report(out)
-    return SweepResult(results, summary_text(load_frame(results)), failed, report)
+    return failed
 
 
 def _write_report(out: Path) -> Path | None:

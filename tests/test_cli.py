@@ -120,3 +120,109 @@ def test_cli_config_file_and_unknown_keys(cli, hr_dir, tmp_path):
     assert bad.exit_code == 2 and "unknown key 'methdos'" in bad.output
     typo = cli("run", "-m", "bicubic,ikcc", "-d", "gaussian8", "--hr", hr_dir)
     assert typo.exit_code == 2 and "did you mean 'ikc'" in typo.output
+
+
+def test_cli_rerun_into_an_out_with_other_settings_is_refused(cli, hr_dir, tmp_path):
+    """Same method and dataset label but another noise level (another test set): resuming
+    would skip every image and report the old numbers as the new ones."""
+    base = ("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "--out", "r", "-q")
+    assert cli(*base).exit_code == 0
+    before = (tmp_path / "r" / "results.csv").read_text()
+    res = cli(*base, "--noise", "5")
+    assert res.exit_code == 2 and "other test set content" in res.output
+    assert res.output.count("\n") == 1 and "pass another --out" in res.output
+    res = cli(*base, "--convention", "rgb")
+    assert res.exit_code == 2 and "other metric convention" in res.output
+    assert (tmp_path / "r" / "results.csv").read_text() == before
+    assert cli(*base).exit_code == 0  # the same settings still resume
+
+
+def test_cli_results_saved_by_a_spreadsheet_still_resume(cli, hr_dir, tmp_path):
+    """A spreadsheet writes TRUE/FALSE: the rows must be kept, not dropped and rerun."""
+    base = ("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "--out", "r", "-q")
+    assert cli(*base).exit_code == 0
+    path = tmp_path / "r" / "results.csv"
+    path.write_text(path.read_text().replace(",True,", ",TRUE,").replace(",False,", ",FALSE,"))
+    res = cli(*base)
+    assert res.exit_code == 0 and "final" in res.output
+    from bsrbench.summary import load_frame
+
+    frame = load_frame(path)
+    assert len(frame) == 16 and frame["is_final"].all()
+
+
+def test_cli_out_that_is_not_a_results_folder_is_refused_and_kept(cli, hr_dir, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "results.csv").write_text("name,value\na,1\n")
+    base = ("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "-q")
+    res = cli(*base, "--out", other)
+    assert res.exit_code == 2 and "not a bsrbench results file" in res.output
+    assert (other / "results.csv").read_text() == "name,value\na,1\n"
+    (tmp_path / "afile").write_text("x")
+    res = cli(*base, "--out", tmp_path / "afile")
+    assert res.exit_code == 2 and "is a file" in res.output
+
+
+def test_cli_scale_that_disagrees_with_a_test_set_file_is_refused(cli, hr_dir, tmp_path):
+    assert cli("datasets", "build", "gaussian8", "--hr", hr_dir, "--scale", "4",
+               "--out", tmp_path / "g8.h5").exit_code == 0
+    res = cli("run", "-m", "bicubic", "-d", tmp_path / "g8.h5", "--scale", "2", "-q")
+    assert res.exit_code == 2 and "is a x4 test set, not x2" in res.output
+
+
+def test_cli_config_values_of_the_wrong_type_are_one_line_errors(cli, tmp_path):
+    cfg = tmp_path / "sweep.toml"
+    for line, message in (('options = ["iterations=3"]', "options must be dict"),
+                          ('noise = "5"', "noise must be int or float"),
+                          ("batch_size = true", "batch_size must be int")):
+        cfg.write_text(f'methods = ["bicubic"]\ndatasets = ["gaussian8"]\n{line}\n')
+        res = cli("run", "--config", cfg)
+        assert res.exit_code == 2 and message in res.output, (line, res.output)
+        assert "Traceback" not in res.output
+
+
+def test_cli_os_errors_are_one_line(cli, hr_dir, tmp_path):
+    (tmp_path / "report_dir").mkdir()
+    assert cli("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "--out", "r",
+               "-q").exit_code == 0
+    res = cli("report", tmp_path / "r", "--out", tmp_path / "report_dir")
+    assert res.exit_code == 1 and res.output.startswith("error: ")
+    assert res.output.count("\n") == 1 and "Traceback" not in res.output
+
+
+def test_cli_sr_keeps_going_past_a_broken_image_and_never_overwrites_inputs(cli, hr_dir,
+                                                                            tmp_path):
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(hr_dir, photos)
+    (photos / "broken.png").write_bytes(b"not a png")
+    res = cli("sr", "-m", "bicubic", "-i", photos, "--scale", "2", "-o", "out")
+    assert res.exit_code == 1 and "1 of 3 images failed (first: broken.png" in res.output
+    assert (tmp_path / "out" / "colour.png").is_file()  # the others were restored
+    assert (tmp_path / "out" / "grey.png").is_file()
+    (photos / "broken.png").unlink()
+    before = (photos / "colour.png").read_bytes()
+    res = cli("sr", "-m", "bicubic", "-i", photos, "--scale", "2", "-o", photos)
+    assert res.exit_code == 2 and "would overwrite the input images" in res.output
+    assert (photos / "colour.png").read_bytes() == before
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    shutil.copy(photos / "colour.png", twin / "colour.png")
+    res = cli("sr", "-m", "bicubic", "-i", photos, "-i", twin, "--scale", "2", "-o", "o2")
+    assert res.exit_code == 2 and "several inputs are named 'colour'" in res.output
+
+
+def test_cli_interrupt_names_the_run_folder_to_resume(cli, hr_dir, tmp_path, monkeypatch):
+    """Without --out every run gets a new folder: Ctrl-C must say which one to resume."""
+    import bsrbench.runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bsrbench.runner, "run", interrupted)
+    res = cli("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "-q")
+    assert res.exit_code == 130
+    assert "interrupted: results so far are in results" in res.output
+    assert "rerun with --out results" in res.output
