@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import subprocess
 import time
@@ -153,7 +154,7 @@ def _write_run_json(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
         except json.JSONDecodeError:
             runs = []
     runs.append(dict(meta))
-    path.write_text(json.dumps({"runs": runs}, indent=2, default=str))
+    _write_runs(path, runs)
 
 
 def _settings(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,6 +189,14 @@ def _check_same_settings(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
                 f"{cfg.out} already has {meta['method']} on {label[1]} x{label[2]} made with "
                 f"other {', '.join(changed)}: pass another --out, or delete {cfg.out} to "
                 "start over")
+
+
+def _write_runs(path: Path, runs: list[Any]) -> None:
+    """Replace run.json in one step: a full disk never leaves it truncated (and with it the
+    record of every earlier run)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"runs": runs}, indent=2, default=str))
+    os.replace(tmp, path)
 
 
 def _to_device_batch(image: DatasetImage, idx: list[int], device: str) -> tuple[Any, Any, Any]:
@@ -369,5 +378,5 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
     meta["failed_lr_images"] = summary.failed
     runs = json.loads((cfg.out / "run.json").read_text())["runs"]
     runs[-1] = meta
-    (cfg.out / "run.json").write_text(json.dumps({"runs": runs}, indent=2, default=str))
+    _write_runs(cfg.out / "run.json", runs)
     return summary

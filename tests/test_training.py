@@ -180,8 +180,17 @@ def test_scheduler_state_loads_weights_only(tmp_path: Path) -> None:
 
 def test_load_checkpoint_rejects_junk(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="not a readable checkpoint"):
+    with pytest.raises(InputError, match="not a bsrbench training checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_load_checkpoint_refuses_pickled_objects_in_one_line(tmp_path: Path) -> None:
+    """A checkpoint of another tool (pickled objects): one line, no weights_only=False."""
+    torch.save({"opt": _Fake()}, tmp_path / "other.pt")
+    with pytest.raises(InputError) as err:
+        load_checkpoint(tmp_path / "other.pt")
+    msg = str(err.value)
+    assert "\n" not in msg and "weights_only=False" not in msg and "another --out" in msg
 
 
 class _Fake:

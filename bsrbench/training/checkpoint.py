@@ -34,7 +34,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError for a truncated file
+        # torch's own message is many lines and suggests weights_only=False: keep neither
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputError(
-            f"{path} is not a readable checkpoint ({type(exc).__name__}: "
-            f"{exc}); delete it to start over"
+            f"{path} is not a bsrbench training checkpoint ({type(exc).__name__}"
+            f"{': ' + first[:120] if first else ''}): delete it, or pass another --out, "
+            "to start over"
         ) from None
