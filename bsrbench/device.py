@@ -27,6 +27,12 @@ def pick_device(name: str = "auto") -> str:
         return "mps" if has_mps else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {name!r} requested but CUDA is not available: use --device cpu")
+    if name.startswith("cuda:"):
+        index = name.removeprefix("cuda:")
+        count = torch.cuda.device_count()
+        if not index.isdigit() or int(index) >= count:
+            raise InputError(f"device {name!r}: this machine has {count} CUDA device(s), "
+                             f"cuda:0 to cuda:{count - 1}")
     if name == "mps" and not has_mps:
         raise InputError("device 'mps' requested but MPS is not available: use --device cpu")
     return name

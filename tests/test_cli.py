@@ -226,3 +226,17 @@ def test_cli_interrupt_names_the_run_folder_to_resume(cli, hr_dir, tmp_path, mon
     assert res.exit_code == 130
     assert "interrupted: results so far are in results" in res.output
     assert "rerun with --out results" in res.output
+
+
+def test_pick_device_refuses_a_cuda_index_the_machine_lacks(monkeypatch):
+    import torch
+
+    from bsrbench.device import pick_device
+    from bsrbench.errors import InputError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert pick_device("cuda:0") == "cuda:0"
+    for name in ("cuda:1", "cuda:x"):
+        with pytest.raises(InputError, match="has 1 CUDA device"):
+            pick_device(name)
