@@ -176,19 +176,21 @@ def _check_same_settings(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
         runs = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
     except (json.JSONDecodeError, AttributeError):
         return
+    def same_rows(m: Mapping[str, Any]) -> tuple[Any, ...]:  # what results.csv keys on
+        ds = m.get("dataset") or {}
+        return m.get("method"), ds.get("label"), ds.get("scale")
+
     mine = _settings(meta)
-    label = (meta["method"], meta["dataset"]["label"], meta["dataset"].get("scale"))
     for old in runs:
-        if not isinstance(old, dict) or (old.get("method"), (old.get("dataset") or {}).get(
-                "label"), (old.get("dataset") or {}).get("scale")) != label:
+        if not isinstance(old, dict) or same_rows(old) != same_rows(meta):
             continue
         theirs = _settings(old)
-        changed = [k for k in mine if theirs.get(k) not in (None, []) and theirs[k] != mine[k]]
+        changed = [k for k in mine if theirs[k] not in (None, []) and theirs[k] != mine[k]]
         if changed:
+            method, label, scale = same_rows(meta)
             raise InputError(
-                f"{cfg.out} already has {meta['method']} on {label[1]} x{label[2]} made with "
-                f"other {', '.join(changed)}: pass another --out, or delete {cfg.out} to "
-                "start over")
+                f"{cfg.out} already has {method} on {label} x{scale} made with other "
+                f"{', '.join(changed)}: pass another --out, or delete {cfg.out} to start over")
 
 
 def _write_runs(path: Path, runs: list[Any]) -> None:
