@@ -45,6 +45,18 @@ class MethodPlan:
         part = self.method or self.estimator
         return bool(part and part.iterative)
 
+    def check_kernel_weights(self, kernel_weights: Any) -> None:
+        """Refuse ``--kernel-weights`` where no estimator takes weights (cheap: call it
+        before any work)."""
+        if kernel_weights is None:
+            return
+        if self.estimator is None:
+            raise InputError(f"--kernel-weights is for a model's kernel estimator, and "
+                             f"{self.label!r} has none: use --weights")
+        if self.estimator.weights_available is None:
+            raise InputError(f"estimator {self.estimator.name!r} uses no weights: drop "
+                             "--kernel-weights")
+
     def build(self, scale: int, device: str, weights: Any = None,
               kernel_weights: Any = None) -> Any:
         """Build the runnable object (loads networks and weights).
@@ -52,16 +64,11 @@ class MethodPlan:
         ``weights`` (``--weights``) are the blind method's or the model's;
         ``kernel_weights`` (``--kernel-weights``) the estimator's. None: bundled.
         """
+        self.check_kernel_weights(kernel_weights)
         if self.method is not None:
-            if kernel_weights is not None:
-                raise InputError(f"--kernel-weights is for a model's kernel estimator, and "
-                                 f"{self.label!r} has none: use --weights")
             ctx = BuildContext(scale, device, weights, self.options["method"])
             return self.method.factory(ctx)
         assert self.model is not None and self.estimator is not None  # by plan_method
-        if kernel_weights is not None and self.estimator.weights_available is None:
-            raise InputError(f"estimator {self.estimator.name!r} uses no weights: drop "
-                             "--kernel-weights")
         model = self.model.factory(BuildContext(scale, device, weights, self.options["model"]))
         estimator = self.estimator.factory(
             BuildContext(scale, device, kernel_weights, self.options["estimator"]))

@@ -191,7 +191,8 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
                              "folder, or leave it out to use the bundled weights")
     scales: tuple[int | None, ...] = cfg.scales or (None,)
     for scale in scales:  # validate every plan before any work
-        _plans(cfg, registry, scale)
+        for plan in _plans(cfg, registry, scale):
+            plan.check_kernel_weights(cfg.kernel_weights)
     device = pick_device(cfg.device)
     hrs: tuple[str | None, ...] = cfg.hr or (None,)
     jobs = []
