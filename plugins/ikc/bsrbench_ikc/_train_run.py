@@ -194,13 +194,11 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     # where they differ from the defaults, so checkpoints made before they were recorded
     # still resume; a change either way is still refused.
     identity.update(changed_settings(
-        ctx, o, ("lr", "beta1", "beta2", "lr_period", "eta_min", "rate_iso", "augment")))
+        ctx, o, ("lr", "beta1", "beta2", "lr_period", "eta_min", "rate_iso", "augment", "warmup")))
     if (o["sigma_min"], o["sigma_max"]) != (lo, hi):
         identity["sigma_range"] = [o["sigma_min"], o["sigma_max"]]
     identity["pca"] = pca_source
     identity["init"] = str(o["init"] or "")
-    if o["warmup"]:  # only when set, so checkpoints from before --warmup still resume
-        identity["warmup"] = o["warmup"]
     return train_from_options(
         task,
         ctx,

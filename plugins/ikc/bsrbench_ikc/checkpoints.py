@@ -151,26 +151,25 @@ def find_weights(directory: str | Path, scale: int, parts: Sequence[str] = PARTS
         )
     if not directory.is_dir():
         raise WeightsError(f"IKC weights folder {directory} not found: {_how_to(scale)}")
-    found: dict[str, Path] = {}
+    paths = {part: _find_part(directory, part, scale) for part in parts}
+    if "pca" in paths and paths["pca"] is None:
+        paths["pca"] = _official_pca_fallback(directory, paths, scale)
+    found = {part: path for part, path in paths.items() if path is not None}
     missing = []
     for part in parts:
-        path = _find_part(directory, part, scale)
-        if path is None and part == "pca":
-            path = _official_pca_fallback(directory, parts, scale)
-        if path is None:
+        if part not in found:
             names = " or ".join(_bsrbench_names(part, scale))
             if scale == OFFICIAL_SCALE:
                 names += f" or {_OFFICIAL[part]}"
             missing.append(f"{part} ({names})")
-        else:
-            found[part] = path
     if missing:
         note = "" if scale == OFFICIAL_SCALE else " (official-layout files are ×4 only)"
         raise WeightsError(f"{directory} lacks IKC ×{scale} weights: {'; '.join(missing)}{note}")
     return IKCWeightPaths(directory=directory, scale=scale, **found)
 
 
-def _official_pca_fallback(directory: Path, parts: Sequence[str], scale: int) -> Path | None:
+def _official_pca_fallback(directory: Path, paths: Mapping[str, Path | None],
+                           scale: int) -> Path | None:
     """The bundled copy of the official PCA, for a folder of official checkpoints alone.
 
     The release keeps ``pca_matrix.pth`` in ``codes/``, away from its checkpoints, so a
@@ -180,9 +179,7 @@ def _official_pca_fallback(directory: Path, parts: Sequence[str], scale: int) ->
     """
     if scale != OFFICIAL_SCALE:
         return None
-    official = [p for p in parts if p != "pca"
-                and (found := _find_part(directory, p, scale)) is not None
-                and found.suffix == ".pth"]
+    official = [p for p in paths.values() if p is not None and p.suffix == ".pth"]
     bundled = BUNDLED_DIR / f"pca_x{scale}.safetensors"
     if not official or not bundled.is_file():
         return None

@@ -199,14 +199,12 @@ def _train(ctx: click.Context, o: dict[str, Any]) -> LoopResult:
     identity["from_weights"] = str(o["from_weights"] or "")
     # optimiser and data settings: only where changed (see changed_settings)
     identity.update(changed_settings(
-        ctx, o, ("lr", "beta1", "beta2", "gamma", "rate_iso", "augment", "noise_min",
+        ctx, o, ("lr", "beta1", "beta2", "gamma", "rate_iso", "augment", "warmup", "noise_min",
                  "noise_max", "noise_free_rate", "init_gain")))
     if o["milestones"] != tuple(MILESTONES):
         identity["milestones"] = list(o["milestones"])
     if (o["sigma_min"], o["sigma_max"]) != (lo, hi):
         identity["sigma_range"] = [o["sigma_min"], o["sigma_max"]]
-    if o["warmup"]:  # only when set, so checkpoints from before --warmup still resume
-        identity["warmup"] = o["warmup"]
     return train_from_options(
         task,
         ctx,
