@@ -20,7 +20,12 @@ import argparse
 from pathlib import Path
 
 import torch
-from bsrbench_ikc.checkpoints import load_corrector, load_predictor, load_sftmd
+from bsrbench_ikc.checkpoints import (
+    load_corrector,
+    load_predictor,
+    load_sftmd,
+    load_state_into,
+)
 from bsrbench_ikc.pca import load_pca
 
 from bsrbench.kernels import gaussian_kernel
@@ -98,7 +103,7 @@ def _corrector(path: Path) -> torch.nn.Module:
     from bsrbench.training.checkpoint import load_checkpoint
 
     model = Corrector()
-    model.load_state_dict(load_checkpoint(path)["task"]["net"])
+    load_state_into(model, load_checkpoint(path)["task"]["net"], str(path))
     return model
 
 
