@@ -166,7 +166,7 @@ def images(n: int, size: tuple[int, int], device: str, seed: int, grey: bool = F
 def gt_kernels(n: int, size: int, scale: int, device: str) -> Tensor:
     import torch
 
-    from bsrbench._builtin import GAUSSIAN8_RANGES
+    from bsrbench.builtin import GAUSSIAN8_RANGES
     from bsrbench.kernels import gaussian_kernel
 
     lo, hi = GAUSSIAN8_RANGES.get(scale, (1.0, 2.0))

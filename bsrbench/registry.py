@@ -3,7 +3,7 @@
 Nothing here runs at import time: :func:`get_plugin_manager` builds a fresh manager and
 :func:`load_registry` asks every plugin for its specs. Built-in plugins (``bicubic``,
 ``ikc``, ``srmd``) arrive through the same ``bsrbench`` entry-point group as third-party
-ones; only the core's own plugin (:mod:`bsrbench._builtin`: oracle, downsamplers,
+ones; only the core's own plugin (:mod:`bsrbench.builtin`: oracle, downsamplers,
 protocols, metrics) is registered directly.
 
 Environment (as pytest's ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` / ``-p no:NAME``):
@@ -108,11 +108,11 @@ def get_plugin_manager(
         The manager and one :class:`PluginInfo` per plugin it tried, failures included:
         a plugin that fails to import is recorded with its error and the rest keep working.
     """
-    from bsrbench import __version__, _builtin
+    from bsrbench import __version__, builtin
 
     pm = pluggy.PluginManager("bsrbench")
     pm.add_hookspecs(hookspecs)
-    pm.register(_builtin, name="bsrbench")
+    pm.register(builtin, name="bsrbench")
     infos = [PluginInfo("bsrbench", "bsrbench", __version__)]
     if autoload is None:
         autoload = not os.environ.get("BSRBENCH_DISABLE_PLUGIN_AUTOLOAD")

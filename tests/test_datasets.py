@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from bsrbench._builtin import gaussian8_sigmas
+from bsrbench.builtin import gaussian8_sigmas
 from bsrbench.datasets import TestSet, describe, export_dataset, resolve_dataset
 from bsrbench.errors import InputError, UnknownNameError
 from bsrbench.images import read_image

@@ -1,27 +1,12 @@
-"""The core's own plugin: the oracle estimator, downsamplers, protocols and metrics.
-
-Written as an ordinary plugin so that third-party plugins are first-class: they use the
-same hooks and the same spec objects. Heavy modules are imported inside the callables.
-"""
+"""The core's built-in downsamplers and protocols (``bicubic``, ``gaussian8``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bsrbench import hookimpl
 from bsrbench.errors import InputError
-from bsrbench.specs import (
-    BuildContext,
-    DegradationSpec,
-    EstimatorSpec,
-    KernelSetting,
-    MetricSpec,
-    ProtocolSpec,
-)
-
-if TYPE_CHECKING:
-    from bsrbench.interfaces import KernelEstimate, LRBatch
+from bsrbench.specs import DegradationSpec, KernelSetting, ProtocolSpec
 
 # DEVELOPERS.md / IKC paper §4.1: Gaussian8 kernel widths per scale (8 each, inclusive).
 GAUSSIAN8_RANGES = {2: (0.80, 1.60), 3: (1.35, 2.40), 4: (1.80, 3.20)}
@@ -33,39 +18,6 @@ def gaussian8_sigmas(scale: int) -> tuple[float, ...]:
         raise InputError(f"gaussian8 is defined for scales 2, 3, 4, not {scale}")
     lo, hi = GAUSSIAN8_RANGES[scale]
     return tuple(round(lo + (hi - lo) * i / 7, 12) for i in range(8))
-
-
-class OracleEstimator:
-    """Returns the ground-truth kernel: an upper bound, never a blind result."""
-
-    def estimate(self, batch: LRBatch) -> Iterator[KernelEstimate]:
-        from bsrbench.interfaces import KernelEstimate
-
-        if batch.kernels is None:
-            raise InputError(
-                "the oracle estimator needs ground-truth kernels, and this dataset has none "
-                "(protocol 'bicubic' or real LR images): choose another --kernel"
-            )
-        yield KernelEstimate(kernel=batch.kernels)
-
-
-def _build_oracle(ctx: BuildContext) -> OracleEstimator:
-    return OracleEstimator()
-
-
-@hookimpl
-def bsrbench_estimators() -> list[EstimatorSpec]:
-    return [
-        EstimatorSpec(
-            name="oracle",
-            summary="ground-truth kernel of the dataset (upper bound, not a blind method)",
-            paper="-",
-            license="MIT",
-            scales=(2, 3, 4),
-            factory=_build_oracle,
-            uses_ground_truth=True,
-        )
-    ]
 
 
 def _downsampler(name: str) -> Any:
@@ -121,24 +73,4 @@ def bsrbench_protocols() -> list[ProtocolSpec]:
             scales=(2, 3, 4),
             kernels=gaussian8,
         ),
-    ]
-
-
-def _psnr(x: Any, y: Any) -> Any:
-    from bsrbench.metrics import psnr
-
-    return psnr(x, y)
-
-
-def _ssim(x: Any, y: Any) -> Any:
-    from bsrbench.metrics import ssim
-
-    return ssim(x, y)
-
-
-@hookimpl
-def bsrbench_metrics() -> list[MetricSpec]:
-    return [
-        MetricSpec("psnr", "PSNR in dB, peak 255", _psnr),
-        MetricSpec("ssim", "SSIM, 11x11 Gaussian window sigma 1.5 (Wang et al. 2004)", _ssim),
     ]
