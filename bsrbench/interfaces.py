@@ -50,6 +50,9 @@ class KernelEstimate:
 
     kernel: Tensor  # (B, k, k) float32, non-negative, each summing to 1
     code: Tensor | None = None  # (B, d) the estimator's own kernel code (e.g. IKC's PCA code)
+    # Name of the code space ``code`` lives in (e.g. IKC's PCA basis by its hash); a model
+    # whose own space has the same name uses the code directly instead of the kernel.
+    space: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,18 @@ class KernelEstimator(Protocol):
 class NonBlindModel(Protocol):
     """Restores an LR image given its kernel (and noise level, for noise-aware models)."""
 
-    kernel_size: int  # the kernel size restore() accepts
+    kernel_size: int | None  # the kernel size restore() accepts (None: any odd size)
 
-    def restore(self, lr: Tensor, kernel: Tensor, noise: Tensor | None = None) -> Tensor:
-        """Return SR ``(B, 3, s*h, s*w)`` for LR ``(B, 3, h, w)`` and kernels ``(B, k, k)``."""
+    def restore(self, lr: Tensor, estimate: KernelEstimate,
+                noise: Tensor | None = None) -> Tensor:
+        """Return SR ``(B, 3, s*h, s*w)`` for LR ``(B, 3, h, w)``.
+
+        ``estimate`` is the estimator's output: ``kernel`` (B, k, k) already converted to
+        ``kernel_size`` and, when the estimator has one, ``code`` with its ``space``. A model
+        with a code space of its own (``code_space`` attribute) uses a code of the same
+        space directly; otherwise it reads the kernel. ``noise`` is the known noise level
+        (0..255) and reaches only models whose spec declares ``uses_noise_level``.
+        """
         ...
 
 

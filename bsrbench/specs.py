@@ -126,6 +126,12 @@ class MethodSpec(_Entry):
     # weights_available(scale) -> True/False; None when the method needs no weights
     weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
     iterative: bool = False  # True when runs yield several steps (reports plot them)
+    # True for methods that optimise per image (autograd): the runner runs them with grad
+    # enabled instead of under inference_mode. Plugins never toggle grad modes themselves.
+    needs_grad: bool = False
+    # True when the method reads the known noise level (LRBatch.noise): its rows get
+    # noise_known and the report groups them with the upper bounds.
+    uses_noise_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,12 +139,15 @@ class ModelSpec(_Entry):
     """A non-blind SR model, composed with a kernel estimator to make a method."""
 
     factory: Callable[[BuildContext], NonBlindModel] = field(default=None, repr=False)  # type: ignore[assignment]
-    kernel_size: int = 21  # kernel size the model consumes
+    kernel_size: int | None = 21  # kernel size the model consumes; None: any odd size
     # Named explicit conversion applied to estimates of another size ("center-crop" crops or
     # zero-pads and renormalises); None means such estimates are an error.
     kernel_conversion: str | None = None
     options: tuple[OptionSpec, ...] = ()
     weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+    # True when restore() reads the known noise level (noise-aware models such as srmd):
+    # the true level then reaches the model and its rows get noise_known.
+    uses_noise_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,8 @@ class EstimatorSpec(_Entry):
     options: tuple[OptionSpec, ...] = ()
     weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
     iterative: bool = False
+    needs_grad: bool = False  # per-image optimisation (zero-shot): run with grad enabled
+    uses_noise_level: bool = False  # reads LRBatch.noise (the true level): rows noise_known
 
 
 @dataclass(frozen=True)
@@ -188,9 +199,29 @@ class ProtocolSpec:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """An image-quality metric on prepared pairs (float64, 0..255, border cropped)."""
+    """An image-quality metric, scored by the runner on every step as one results column.
+
+    The runner prepares each (SR, HR) pair once per step under the run's convention
+    (SR rounded to uint8, Y channel or RGB, border of ``scale`` pixels cropped, float64 in
+    0..255) and calls every selected metric on it. A metric that needs something the machine
+    may lack (LPIPS-style weights) gives a ``factory`` that raises a one-line
+    :class:`~bsrbench.errors.InputError` or :class:`~bsrbench.errors.WeightsError`.
+    """
 
     name: str  # column name in results.csv, e.g. "psnr"
     summary: str
-    fn: Callable[[Any, Any], Any] = field(repr=False)  # (x, y) (B,C,H,W) -> (B,)
-    higher_better: bool = True
+    fn: Callable[[Any, Any], Any] | None = field(default=None, repr=False)  # (x, y) -> (B,)
+    higher_better: bool = True  # drives the report's bolding and compare's direction
+    # builds ``fn`` when a run selects the metric (may load weights, or refuse in one line);
+    # give either fn or factory
+    factory: Callable[[], Callable[[Any, Any], Any]] | None = field(default=None, repr=False)
+    default: bool = True  # scored when --metrics is not given
+    unit: str = ""  # shown in reports, e.g. "dB"
+
+    def build(self) -> Callable[[Any, Any], Any]:
+        """Return the scoring function (calls the factory when there is one)."""
+        if self.factory is not None:
+            return self.factory()
+        if self.fn is None:
+            raise PluginError(f"metric {self.name!r} has neither fn nor factory")
+        return self.fn
