@@ -173,15 +173,25 @@ class DegradationSpec:
     name: str  # e.g. "matlab-bicubic"
     summary: str  # what it does and which papers use it
     downsample: Callable[[Any, int], Any] = field(repr=False)  # (blurred, scale) -> uint8 LR
+    # (blurred, scale) -> the float64 LR in [0,1] *before* quantisation. When given, noise is
+    # added to it and the sum is rounded once (MATLAB rounding), as a stored noisy LR PNG is
+    # made; when None, noise is added to the uint8 output of ``downsample`` and rounded again.
+    float_downsample: Callable[[Any, int], Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class KernelSetting:
-    """One blur of a protocol; sigma2 = sigma1 and theta = 0 for isotropic kernels."""
+    """One blur of a protocol; sigma2 = sigma1 and theta = 0 for isotropic kernels.
+
+    For anisotropic kernels ``sigma1, sigma2, theta`` are the protocol's own parameters
+    (standard deviations or covariance eigenvalues, radians: the protocol's summary says
+    which); ``noise`` overrides the run's noise level for this LR image (MANet, DASR grids).
+    """
 
     sigma1: float
     sigma2: float
     theta: float = 0.0
+    noise: float | None = None  # 0..255 units; None: the run's --noise
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,11 @@ class ProtocolSpec:
     kernels: Callable[[int], tuple[KernelSetting, ...]] = field(repr=False)
     kernel_size: int = 21
     default_scale: int = 4
+    # generator(scale) -> a bsrbench.datasets.ProtocolGenerator for protocols with their own
+    # pipeline (random draws, blur, downsampling, quantisation of one paper); None: the
+    # ``kernels`` settings go through the run's downsampler.
+    generator: Callable[[int], Any] | None = field(default=None, repr=False)
+    paper: str = ""  # whose protocol it is (paper, and where the grid comes from)
 
 
 @dataclass(frozen=True)
