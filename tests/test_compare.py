@@ -38,7 +38,7 @@ def _write(folder: Path, rows: list[dict]) -> Path:
 
 
 def _cli() -> click.Group:
-    from bsrbench.cli_report import register
+    from bsrbench.cli.report import register
 
     @click.group()
     def group() -> None:

@@ -326,7 +326,7 @@ def test_check_plugin_unknown_name_suggests(registry):
 
 @pytest.fixture
 def cli(monkeypatch):
-    from bsrbench.cli_plugins import register
+    from bsrbench.cli.plugins import register
 
     group = click.Group("bsrbench")
     register(group)

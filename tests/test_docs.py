@@ -90,7 +90,7 @@ def test_docs_mention_every_spec_field(cls):
 
 def test_docs_commands_and_their_options_exist():
     from bsrbench.cli import main
-    from bsrbench.cli_plugins import register
+    from bsrbench.cli.plugins import register
 
     group = click.Group("bsrbench", commands=dict(main.commands))
     register(group)

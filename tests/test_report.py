@@ -272,7 +272,7 @@ def test_report_rejects_a_missing_run_dir(tmp_path):
 
 
 def _cli() -> click.Group:
-    from bsrbench.cli_report import register
+    from bsrbench.cli.report import register
 
     @click.group()
     def group() -> None:

@@ -44,7 +44,7 @@ def pip_install_target(packages: list[Path], site: Path) -> None:
 def bsrbench(env: dict[str, str], cwd: Path, *args: object) -> subprocess.CompletedProcess:
     """Run the ``bsrbench`` CLI in a subprocess (with new-plugin/check-plugin registered)."""
     code = ("from bsrbench.cli import main\n"
-            "from bsrbench.cli_plugins import register\n"
+            "from bsrbench.cli.plugins import register\n"
             "if 'check-plugin' not in main.commands: register(main)\n"
             "main()")
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=cwd,
@@ -53,7 +53,7 @@ def bsrbench(env: dict[str, str], cwd: Path, *args: object) -> subprocess.Comple
 
 @pytest.fixture
 def cli(tmp_path):
-    from bsrbench.cli_plugins import register
+    from bsrbench.cli.plugins import register
 
     group = click.Group("bsrbench")
     register(group)

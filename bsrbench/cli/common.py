@@ -16,7 +16,7 @@ import click
 
 from bsrbench.errors import BsrbenchError, InputError
 
-__all__ = ["handle_errors", "parse_options", "setup_logging"]
+__all__ = ["handle_errors", "parse_options", "registry", "setup_logging"]
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:
@@ -56,3 +56,10 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
         key, value = pair.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def registry() -> Any:
+    """A fresh plugin registry for this command (built on demand, never at import)."""
+    from bsrbench.registry import load_registry
+
+    return load_registry()

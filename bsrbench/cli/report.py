@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bsrbench._cli_common import handle_errors
+from bsrbench.cli.common import handle_errors
 
 __all__ = ["compare_command", "register", "report_command"]
 

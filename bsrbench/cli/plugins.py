@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bsrbench._cli_common import handle_errors
+from bsrbench.cli.common import handle_errors
 
 __all__ = ["check_plugin", "new_plugin", "register"]
 
@@ -56,8 +56,8 @@ def check_plugin(name: str, device: str, scales: tuple[int, ...], options: tuple
 
     Prints a PASS/FAIL/SKIP table; exits 1 when a check fails, 2 for an unknown name.
     """
-    from bsrbench._cli_common import parse_options as _parse_options
     from bsrbench._conformance import FAIL, check_plugin, format_results
+    from bsrbench.cli.common import parse_options as _parse_options
     from bsrbench.registry import load_registry
 
     results = check_plugin(load_registry(), name, device=device, scales=scales or None,
