@@ -16,6 +16,7 @@ MATLAB-made LR images were stored; truncation is used only where IKC truncates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -24,8 +25,16 @@ from torch import Tensor
 from bsrbench.errors import InputError, UnknownNameError
 from bsrbench.kernels import blur
 from bsrbench.resize import imresize, pil_bicubic
+from bsrbench.specs import DegradationSpec
 
-__all__ = ["DOWNSAMPLERS", "degrade", "downsample", "modcrop"]
+__all__ = [
+    "DOWNSAMPLERS",
+    "builtin_degradation",
+    "degrade",
+    "degrade_blurred",
+    "downsample",
+    "modcrop",
+]
 
 DOWNSAMPLERS = ("matlab-bicubic", "pil-bicubic", "direct")
 
@@ -107,19 +116,26 @@ def downsample(blurred: Tensor, scale: int, method: str) -> Tensor:
 
 
 def _noise(
-    shape: torch.Size, sigma: float, like: Tensor, generator: torch.Generator | None
+    shape: torch.Size,
+    sigma: float | Tensor,
+    like: Tensor,
+    generator: torch.Generator | None,
 ) -> Tensor:
     """Gaussian noise of std ``sigma/255`` drawn from ``generator`` on its own device.
 
     Drawing on the generator's device keeps a seeded run identical whether the images
-    then live on CPU or GPU.
+    then live on CPU or GPU. ``sigma`` may be a (B,) tensor: one level per batch item
+    (training draws a level per item).
     """
     device = generator.device if generator is not None else like.device
     draw = torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
-    return draw.to(like.device) * (sigma / 255.0)
+    draw = draw.to(like.device)
+    if isinstance(sigma, Tensor):
+        return draw * (sigma.to(like.device, torch.float64) / 255.0)[:, None, None, None]
+    return draw * (sigma / 255.0)
 
 
-def _blur_batch(hr: Tensor, kernels: Tensor) -> Tensor:
+def _blur_batch(hr: Tensor, kernels: Tensor, check: bool = True) -> Tensor:
     """Blur ``hr`` (1 or K images) with K kernels, pairing image i with kernel i."""
     stack = kernels.unsqueeze(0) if kernels.dim() == 2 else kernels
     count = stack.shape[0]
@@ -130,14 +146,105 @@ def _blur_batch(hr: Tensor, kernels: Tensor) -> Tensor:
             f"degrade got {hr.shape[0]} HR images for {count} kernels;"
             " pass 1 image or one per kernel"
         )
-    return blur(hr, stack)
+    return blur(hr, stack, check=check)
+
+
+Downsampler = str | Callable[[Tensor, int], Tensor] | DegradationSpec
+
+
+def _steps(
+    method: Downsampler,
+) -> tuple[Callable[[Tensor, int], Tensor], Callable[[Tensor, int], Tensor] | None]:
+    """The uint8 downsampler and (when it has one) the float LR before quantisation.
+
+    Built-in names and third-party :class:`DegradationSpec` objects resolve the same way:
+    a spec's ``float_downsample`` lets noise be added before its single rounding.
+    """
+    if isinstance(method, DegradationSpec):
+        return method.downsample, method.float_downsample
+    if callable(method):
+        return method, None
+    _check_method(method)
+    spec = builtin_degradation(method)
+    return spec.downsample, spec.float_downsample
+
+
+def builtin_degradation(name: str) -> DegradationSpec:
+    """The :class:`DegradationSpec` of a built-in downsampler (registered by the core plugin).
+
+    Raises:
+        UnknownNameError: For a name that is not one of :data:`DOWNSAMPLERS`.
+    """
+    _check_method(name)
+
+    def down(blurred: Tensor, scale: int) -> Tensor:
+        return downsample(blurred, scale, name)
+
+    def float_lr(blurred: Tensor, scale: int) -> Tensor:
+        _check_scale(scale)
+        _check_blurred(blurred, scale)
+        return _float_lr(blurred, scale, name)
+
+    from bsrbench.builtin.data import BUILTIN_DOWNSAMPLERS
+
+    summary, has_float = BUILTIN_DOWNSAMPLERS[name]
+    return DegradationSpec(name, summary, down, float_lr if has_float else None)
+
+
+def degrade_blurred(
+    blurred: Tensor,
+    scale: int,
+    method: Downsampler,
+    *,
+    noise_sigma: float | Tensor = 0.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Downsample a blurred batch, add noise and quantise: the part of :func:`degrade`
+    after the blur, shared by test-set building and training.
+
+    Args:
+        blurred: Float (B,C,H,W) in [0,1]; H, W multiples of ``scale``.
+        scale: Integer downsampling factor.
+        method: A built-in name, a :class:`DegradationSpec` or a bare uint8 downsampler.
+        noise_sigma: 0..255 units: a float, or a (B,) tensor with one level per item (then
+            not validated here, so the device is never synchronised).
+        generator: Random source for the noise.
+
+    Returns:
+        uint8 (B,C,H/scale,W/scale).
+    """
+    down, float_down = _steps(method)
+    if isinstance(noise_sigma, Tensor):
+        noisy = True
+    else:
+        if not (math.isfinite(noise_sigma) and noise_sigma >= 0):
+            raise InputError(f"noise_sigma must be a finite number >= 0, got {noise_sigma!r}")
+        noisy = noise_sigma != 0
+    if not noisy:
+        lr_u8 = down(blurred, scale)
+        _check_u8(lr_u8, blurred, scale)
+        return lr_u8
+    if float_down is None:
+        lr_u8 = down(blurred, scale)
+        _check_u8(lr_u8, blurred, scale)
+        lr = lr_u8.to(torch.float64) / 255.0
+    else:
+        lr = float_down(blurred, scale)
+    return _round_u8(lr + _noise(lr.shape, noise_sigma, lr, generator))
+
+
+def _check_u8(lr_u8: Tensor, blurred: Tensor, scale: int) -> None:
+    want = (*blurred.shape[:2], blurred.shape[2] // scale, blurred.shape[3] // scale)
+    if lr_u8.dtype != torch.uint8 or tuple(lr_u8.shape) != want:
+        raise InputError(f"downsampler returned {lr_u8.dtype} {tuple(lr_u8.shape)}, "
+                         f"expected torch.uint8 {want}")
 
 
 def degrade(
     hr: Tensor,
     kernels: Tensor | None,
     scale: int,
-    method: str | Callable[[Tensor, int], Tensor],
+    method: Downsampler,
     *,
     noise_sigma: float = 0.0,
     generator: torch.Generator | None = None,
@@ -146,18 +253,19 @@ def degrade(
 
     Noise (std ``noise_sigma/255``) is added to the float LR just before the final
     quantisation, so it is clipped and rounded like the signal, as in a stored noisy LR
-    PNG; that makes the LR the same whether a method reads it from disk or memory. For
-    ``pil-bicubic`` the PIL resize itself works on 8-bit data, so there the noise is added
-    to the resized uint8 image (as float /255) and the sum is rounded again.
+    PNG; that makes the LR the same whether a method reads it from disk or memory. A
+    downsampler without a float stage (``pil-bicubic``, whose PIL resize works on 8-bit
+    data, or a plugin's spec without ``float_downsample``) gets the noise on its uint8
+    output (as float /255) and the sum is rounded again.
 
     Args:
         hr: Float HR (1,C,H,W) or (K,C,H,W) in [0,1]; H, W multiples of ``scale``.
         kernels: (K,k,k) kernels, one LR per kernel; None (or K=0) means no blur, the
             plain "bicubic" protocol.
         scale: Integer downsampling factor.
-        method: One of :data:`DOWNSAMPLERS`, or a plugin's downsampler: a callable
-            ``(blurred float, scale) -> uint8 LR`` (noise is then added to its 8-bit output
-            and rounded again, as for ``pil-bicubic``).
+        method: One of :data:`DOWNSAMPLERS`, a :class:`DegradationSpec` (built-in or a
+            plugin's, looked up in the registry), or a bare callable
+            ``(blurred float, scale) -> uint8 LR``.
         noise_sigma: Noise level on the 0..255 scale; 0 disables noise.
         generator: Random source for the noise, for reproducible runs.
 
@@ -167,27 +275,10 @@ def degrade(
     Raises:
         InputError: For bad shapes, an unknown method or a negative noise level.
     """
-    if not callable(method):
+    if isinstance(method, str):
         _check_method(method)
     _check_scale(scale)
     _check_blurred(hr, scale)
-    if not noise_sigma >= 0:
-        raise InputError(f"noise_sigma must be >= 0, got {noise_sigma!r}")
     no_blur = kernels is None or kernels.numel() == 0
     blurred = hr if no_blur else _blur_batch(hr, kernels)
-    if callable(method):
-        lr_u8 = method(blurred, scale)
-        want = (*blurred.shape[:2], blurred.shape[2] // scale, blurred.shape[3] // scale)
-        if lr_u8.dtype != torch.uint8 or tuple(lr_u8.shape) != want:
-            raise InputError(f"downsampler returned {lr_u8.dtype} {tuple(lr_u8.shape)}, "
-                             f"expected torch.uint8 {want}")
-        if noise_sigma == 0:
-            return lr_u8
-        lr = lr_u8.to(torch.float64) / 255.0
-    elif noise_sigma == 0:
-        return downsample(blurred, scale, method)
-    elif method == "pil-bicubic":
-        lr = downsample(blurred, scale, method).to(torch.float64) / 255.0
-    else:
-        lr = _float_lr(blurred, scale, method)
-    return _round_u8(lr + _noise(lr.shape, noise_sigma, lr, generator))
+    return degrade_blurred(blurred, scale, method, noise_sigma=noise_sigma, generator=generator)

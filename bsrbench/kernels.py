@@ -118,7 +118,7 @@ def gaussian_kernels(sigmas: Sequence[float], size: int = 21) -> Tensor:
     return torch.stack([gaussian_kernel(float(s), size=size) for s in sigmas])
 
 
-def blur(x: Tensor, kernel: Tensor) -> Tensor:
+def blur(x: Tensor, kernel: Tensor, *, check: bool = True) -> Tensor:
     """Blur images by reflect padding and grouped cross-correlation, as IKC does.
 
     The padding mirrors without repeating the edge pixel (torch ``reflect``) and the
@@ -129,6 +129,9 @@ def blur(x: Tensor, kernel: Tensor) -> Tensor:
     Args:
         x: Float images (B,C,H,W).
         kernel: One shared (k,k) kernel, or (B,k,k) with one kernel per batch item.
+        check: Validate the kernel values (NaN/inf). Training passes False: the check reads
+            a value back to the host, which would stall the device every step; shapes are
+            checked either way.
 
     Returns:
         Blurred images, same shape and dtype as ``x``.
@@ -139,7 +142,10 @@ def blur(x: Tensor, kernel: Tensor) -> Tensor:
     """
     if x.dim() != 4 or not x.is_floating_point():
         raise InputError(f"blur needs float images (B,C,H,W), got {x.dtype} {tuple(x.shape)}")
-    stack, _ = _as_stack(kernel)
+    if check:
+        stack, _ = _as_stack(kernel)
+    else:
+        stack = kernel.unsqueeze(0) if kernel.dim() == 2 else kernel
     batch, channels, height, width = x.shape
     if stack.shape[0] == 1:
         stack = stack.expand(batch, -1, -1)

@@ -164,3 +164,51 @@ def test_modcrop_rejects_bad_scale() -> None:
         modcrop(torch.zeros(4, 4), 0)
     with pytest.raises(InputError, match="positive integer"):
         modcrop(torch.zeros(4, 4), 2.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", DOWNSAMPLERS)
+def test_degrade_registry_spec_matches_builtin_name(registry, method: str) -> None:
+    """Building through the registry's DegradationSpec gives the same bytes as the name."""
+    hr = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    k = gaussian_kernels([1.5, 2.5])
+    spec = registry.get("degradation", method)
+    for noise in (0.0, 7.5):
+        a = degrade(hr, k, 4, method, noise_sigma=noise,
+                    generator=torch.Generator().manual_seed(3))
+        b = degrade(hr, k, 4, spec, noise_sigma=noise,
+                    generator=torch.Generator().manual_seed(3))
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("method", DOWNSAMPLERS)
+def test_training_pairs_are_the_core_degradation(method: str) -> None:
+    """Training's noisy pairs are bit-identical to the core's degrade, item by item."""
+    from bsrbench.training.degradation import make_pairs
+
+    hr_u8 = (torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(2)) * 255).to(
+        torch.uint8)
+    k = gaussian_kernels([1.2, 2.8])
+    noise = torch.tensor([0.0, 12.0])
+    pairs = make_pairs(hr_u8, k, 4, method, noise=noise,
+                       generator=torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)
+    draw = torch.randn((2, 3, 6, 6), generator=gen, dtype=torch.float64)
+    for i in range(2):
+        hr = hr_u8[i:i + 1].float() / 255
+        # the core path, with the same noise draw replayed for item i
+        core = degrade(hr, k[i:i + 1], 4, method)
+        if noise[i] > 0:
+            from bsrbench.degradations import builtin_degradation
+
+            spec = builtin_degradation(method)
+            blurred = blur(hr, k[i:i + 1])
+            lr = (spec.float_downsample(blurred, 4) if spec.float_downsample
+                  else spec.downsample(blurred, 4).double() / 255)
+            core = torch.floor((lr + draw[i:i + 1] * (12.0 / 255)).clamp(0, 1) * 255 + 0.5)
+            core = core.to(torch.uint8)
+        assert torch.equal((pairs.lr[i:i + 1] * 255).round().to(torch.uint8), core)
+
+
+def test_degrade_rejects_non_finite_noise() -> None:
+    with pytest.raises(InputError, match="finite"):
+        degrade(torch.rand(1, 3, 8, 8), None, 2, "direct", noise_sigma=float("inf"))

@@ -20,35 +20,36 @@ def gaussian8_sigmas(scale: int) -> tuple[float, ...]:
     return tuple(round(lo + (hi - lo) * i / 7, 12) for i in range(8))
 
 
-def _downsampler(name: str) -> Any:
-    def downsample(blurred: Any, scale: int) -> Any:
-        from bsrbench.degradations import downsample as _down
+def _lazy(name: str, stage: str) -> Any:
+    """A callable that imports the (torch) degradation code only when a build runs."""
 
-        return _down(blurred, scale, name)
+    def call(blurred: Any, scale: int) -> Any:
+        from bsrbench.degradations import builtin_degradation
 
-    return downsample
+        return getattr(builtin_degradation(name), stage)(blurred, scale)
+
+    return call
+
+
+# name -> (summary, has a float stage before quantisation, so noise is added before rounding)
+BUILTIN_DOWNSAMPLERS = {
+    "matlab-bicubic": ("MATLAB imresize bicubic with antialiasing on float, LR rounded to "
+                       "uint8 (DAN, DCLS; the default)", True),
+    "pil-bicubic": ("official IKC pipeline: blurred HR truncated to uint8, then PIL bicubic",
+                    False),
+    "direct": ("s-fold subsampling of the blurred HR, top-left sample (KernelGAN, MANet), "
+               "LR rounded to uint8", True),
+}
 
 
 @hookimpl
 def bsrbench_degradations() -> list[DegradationSpec]:
+    """The built-in downsamplers, as specs like any plugin's: dataset building calls
+    ``spec.downsample`` (and ``spec.float_downsample`` when noise is added)."""
     return [
-        DegradationSpec(
-            "matlab-bicubic",
-            "MATLAB imresize bicubic with antialiasing on float, LR rounded to uint8 "
-            "(DAN, DCLS; the default)",
-            _downsampler("matlab-bicubic"),
-        ),
-        DegradationSpec(
-            "pil-bicubic",
-            "official IKC pipeline: blurred HR truncated to uint8, then PIL bicubic",
-            _downsampler("pil-bicubic"),
-        ),
-        DegradationSpec(
-            "direct",
-            "s-fold subsampling of the blurred HR, top-left sample (KernelGAN, MANet), "
-            "LR rounded to uint8",
-            _downsampler("direct"),
-        ),
+        DegradationSpec(name, summary, _lazy(name, "downsample"),
+                        _lazy(name, "float_downsample") if has_float else None)
+        for name, (summary, has_float) in BUILTIN_DOWNSAMPLERS.items()
     ]
 
 

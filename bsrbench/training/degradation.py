@@ -1,9 +1,9 @@
 """The test sets' degradation, batched on the training device.
 
-Random Gaussian kernels drawn as one batch, a per-item blur, the chosen downsampler with
-optional noise and 8-bit quantisation: the same operations, in the same order, as
-:mod:`bsrbench.degradations` applies to the test sets, without the host-side checks that
-would stall the device every step.
+Random Gaussian kernels drawn as one batch, then the test sets' own blur, downsampler, noise
+and 8-bit quantisation (:mod:`bsrbench.kernels`, :mod:`bsrbench.degradations`), called
+without the host-side checks that would stall the device every step: one implementation
+serves dataset building and training.
 """
 
 from __future__ import annotations
@@ -92,23 +92,11 @@ def random_kernels(
 
 
 def blur_batch(x: Tensor, kernels: Tensor) -> Tensor:
-    """Blur ``x`` (B,C,H,W) with one kernel per item: :func:`bsrbench.kernels.blur` without checks.
+    """Blur ``x`` (B,C,H,W) with one kernel per item: the core's :func:`bsrbench.kernels.blur`
+    without the kernel-value check, which would read a value back to the host every step."""
+    from bsrbench.kernels import blur
 
-    Same operation order as the core's blur (reflect padding, one grouped float32
-    correlation), so the LR images match the test sets', but without validating the
-    kernels: the check would read a value back to the host every step.
-    """
-    import torch.nn.functional as F
-
-    batch, channels, height, width = x.shape
-    k = kernels.shape[-1]
-    pad = k // 2
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    planes = padded.reshape(1, batch * channels, height + 2 * pad, width + 2 * pad)
-    weight = kernels.to(dtype=x.dtype).unsqueeze(1).repeat(1, channels, 1, 1)
-    weight = weight.reshape(batch * channels, 1, k, k)
-    out = F.conv2d(planes, weight, groups=batch * channels)
-    return out.reshape(batch, channels, height, width)
+    return blur(x, kernels, check=False)
 
 
 def _lr_u8(
@@ -120,28 +108,14 @@ def _lr_u8(
 ) -> Tensor:
     """Downsample and quantise; with ``noise`` (B,) in 0..255 units, add it before rounding.
 
-    Noise-free batches go through :func:`bsrbench.degradations.downsample` itself. Noisy
-    ones follow :func:`bsrbench.degradations.degrade`: noise on the float LR just before
-    MATLAB rounding (``pil-bicubic`` resizes 8-bit data, so there it is added to the
-    resized image and rounded again), with a per-item level.
+    The test sets' own code path, :func:`bsrbench.degradations.degrade_blurred`, with one
+    noise level per item.
     """
-    import torch
-
-    from bsrbench.degradations import downsample
-    from bsrbench.resize import imresize
+    from bsrbench.degradations import degrade_blurred
 
     if noise is None:
-        return downsample(blurred, scale, method)
-    if method == "pil-bicubic":
-        lr = downsample(blurred, scale, method).to(torch.float64) / 255.0
-    elif method == "matlab-bicubic":
-        lr = imresize(blurred.to(torch.float64), 1.0 / scale)
-    else:
-        downsample(blurred[:1, :, :scale, :scale], scale, method)  # validates the name
-        lr = blurred[..., ::scale, ::scale].to(torch.float64)
-    draw = torch.randn(lr.shape, generator=generator, device=lr.device, dtype=torch.float64)
-    lr = lr + draw * (noise.to(lr.device, torch.float64) / 255.0)[:, None, None, None]
-    return torch.floor(lr.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
+        return degrade_blurred(blurred, scale, method)
+    return degrade_blurred(blurred, scale, method, noise_sigma=noise, generator=generator)
 
 
 @dataclass
