@@ -23,18 +23,18 @@ from bsrbench import (
     UnknownNameError,
     hookimpl,
 )
-from bsrbench.registry import load_registry
-from bsrbench.testing import (
+from bsrbench.plugin_dev import (
     FAIL,
     PASS,
     SKIP,
-    assert_conformance,
     check_degradation,
     check_estimator,
     check_method,
     check_plugin,
     format_results,
 )
+from bsrbench.plugin_dev.pytest_plugin import assert_conformance
+from bsrbench.registry import load_registry
 
 pytest_plugins = ["pytester"]
 
@@ -372,7 +372,7 @@ def test_conformance_fixture_fails_a_broken_plugin(pytester):
     """)
     pytester.makeconftest("""
         import pytest
-        pytest_plugins = ["bsrbench.testing"]
+        pytest_plugins = ["bsrbench.plugin_dev.pytest_plugin"]
 
         @pytest.fixture
         def bsrbench_registry():

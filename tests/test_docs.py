@@ -113,13 +113,15 @@ def test_docs_commands_and_their_options_exist():
 
 
 def test_docs_fixtures_and_functions_of_the_pytest_plugin_exist():
-    from bsrbench import testing
+    from bsrbench import plugin_dev
+    from bsrbench.plugin_dev import pytest_plugin
 
     names = set(re.findall(r"`(bsrbench_\w+)", TEXT)) - set(HOOKSPECS)
     names -= {"bsrbench_mysr", "bsrbench_method"}  # the example package, the typo example
     assert {"bsrbench_conformance", "bsrbench_registry"} <= names
     for name in names:
-        assert hasattr(testing, name), f"docs name a fixture bsrbench.testing lacks: {name}"
-    for name in re.findall(r"`(?:bsrbench\.testing\.)?(check_\w+|format_results)\(", TEXT):
-        assert name in testing.__all__, name
-    assert "--bsrbench-device" in inspect.getsource(testing)
+        assert hasattr(pytest_plugin, name), f"docs name a fixture the pytest plugin lacks: {name}"
+    for name in re.findall(r"`(?:bsrbench\.plugin_dev\.)?(check_\w+|format_results)\(", TEXT):
+        assert name in plugin_dev.__all__, name
+    assert "--bsrbench-device" in inspect.getsource(pytest_plugin)
+    assert 'pytest_plugins = ["bsrbench.plugin_dev.pytest_plugin"]' in TEXT

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from bsrbench.errors import InputError
-from bsrbench.scaffold import KINDS, create_plugin
+from bsrbench.plugin_dev import KINDS, create_plugin
 
 PACKAGES = {"method": "tinysr", "estimator": "tinyest", "degradation": "tinyarea"}
 
@@ -95,7 +95,8 @@ def test_scaffold_writes_a_complete_package(tmp_path, kind):
     pyproject = (root / "pyproject.toml").read_text()
     assert 'name = "bsrbench-mine"' in pyproject
     assert '[project.entry-points.bsrbench]\nmine = "bsrbench_mine"' in pyproject
-    assert 'pytest_plugins = ["bsrbench.testing"]' in (root / "tests/conftest.py").read_text()
+    conftest = (root / "tests/conftest.py").read_text()
+    assert 'pytest_plugins = ["bsrbench.plugin_dev.pytest_plugin"]' in conftest
     for path in root.rglob("*"):
         if path.is_file():
             text = path.read_text()

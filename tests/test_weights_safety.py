@@ -19,8 +19,8 @@ import torch
 from test_scaffold import bsrbench, pip_install_target, plugin_env
 
 from bsrbench import MethodSpec, WeightsError, hookimpl
+from bsrbench.plugin_dev import create_plugin
 from bsrbench.registry import load_registry
-from bsrbench.scaffold import create_plugin
 from bsrbench.weights import file_sha256, load_state_dict, save_state_dict
 
 

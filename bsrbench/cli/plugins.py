@@ -26,8 +26,8 @@ __all__ = ["check_plugin", "new_plugin", "register"]
 @handle_errors
 def new_plugin(name: str, kind: str, directory: Path) -> None:
     """Create the installable plugin package bsrbench-NAME (code, pyproject, tests)."""
+    from bsrbench.plugin_dev import KINDS, check_plugin_name, create_plugin
     from bsrbench.registry import load_registry
-    from bsrbench.scaffold import KINDS, check_plugin_name, create_plugin
 
     check_plugin_name(name)
     registry = load_registry()
@@ -56,8 +56,8 @@ def check_plugin(name: str, device: str, scales: tuple[int, ...], options: tuple
 
     Prints a PASS/FAIL/SKIP table; exits 1 when a check fails, 2 for an unknown name.
     """
-    from bsrbench._conformance import FAIL, check_plugin, format_results
     from bsrbench.cli.common import parse_options as _parse_options
+    from bsrbench.plugin_dev import FAIL, check_plugin, format_results
     from bsrbench.registry import load_registry
 
     results = check_plugin(load_registry(), name, device=device, scales=scales or None,

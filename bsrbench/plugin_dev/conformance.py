@@ -1,4 +1,4 @@
-"""The plugin conformance checks behind :mod:`bsrbench.testing` and ``bsrbench check-plugin``.
+"""The plugin conformance checks behind the pytest plugin and ``bsrbench check-plugin``.
 
 Every registered method, composed model and kernel estimator is held to the same contract
 (docs/plugins.md): the shapes, dtype, value range, device, determinism, batching, odd sizes
@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bsrbench._conformance_base import (
+from bsrbench.errors import InputError, UnknownNameError
+from bsrbench.plugin_dev._checks import (
     BATCH,
     DEGRADATION_CHECKS,
     ESTIMATOR_CHECKS,
@@ -44,7 +45,6 @@ from bsrbench._conformance_base import (
     same,
     skip_reason,
 )
-from bsrbench.errors import InputError, UnknownNameError
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -3,7 +3,8 @@
 The package ``bsrbench-NAME`` holds the import package ``bsrbench_NAME`` (a minimal but
 working method, kernel estimator or degradation), its own ``pyproject.toml`` with the
 ``bsrbench`` entry point, a README, and tests that run the conformance suite of
-:mod:`bsrbench.testing`. The templates live in ``bsrbench/templates/plugin``.
+:mod:`bsrbench.plugin_dev.pytest_plugin`. The templates live in ``templates/plugin`` beside
+this module.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def check_plugin_name(name: str) -> str:
 
 
 def _render(template: str, values: dict[str, str]) -> str:
-    text = resources.files("bsrbench").joinpath("templates", "plugin", template).read_text()
+    folder = resources.files("bsrbench.plugin_dev").joinpath("templates", "plugin")
+    text = folder.joinpath(template).read_text()
     return Template(text).substitute(values)
 
 

@@ -1,6 +1,6 @@
 """Building blocks of the conformance checks: results, inputs and comparisons.
 
-The checks themselves are in :mod:`bsrbench._conformance`; the tolerances here are the
+The checks themselves are in :mod:`bsrbench.plugin_dev.conformance`; the tolerances here are the
 ones docs/plugins.md documents.
 """
 
