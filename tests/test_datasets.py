@@ -55,8 +55,8 @@ def test_dataset_cache_is_reused_and_rebuilt_when_tampered(registry, hr_dir, tmp
     assert first.stat().st_mtime_ns == mtime
     with h5py.File(first, "r+") as f:
         f["images/colour/lr"][0, 0, 0, 0] ^= 1
-    with TestSet(first) as ts:
-        assert not ts.verify()
+    with pytest.raises(InputError, match="damaged"):
+        TestSet(first)
     again = resolve_dataset(registry, "gaussian8", hr=hr_dir, scale=2, cache_dir=tmp_path)
     with TestSet(again) as ts:
         assert ts.verify()
