@@ -1,9 +1,76 @@
 """The field's test protocols after IKC: DIV2KRK, anisotropic setting 2, MANet and DASR
-grids, noise and JPEG stages, each generator-exact and rebuildable from recorded draws.
+grids, each generator-exact and rebuildable from recorded draws.
 
-Built-in plugin, registered through the ``bsrbench`` entry-point group.
+Built-in plugin, registered through the ``bsrbench`` entry-point group. Listing it imports
+neither numpy nor torch: generators are built by ``ProtocolSpec.generator(scale)``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from bsrbench import hookimpl
+from bsrbench.specs import KernelSetting, ProtocolSpec
+
 __version__ = "0.1.0"
+
+KERNELGAN = ("Bell-Kligler, Shocher, Irani, Blind Super-Resolution Kernel Estimation using "
+             "an Internal-GAN (KernelGAN), NeurIPS 2019; generator BlindSR_dataset_generator "
+             "BSD100RK.ipynb")
+DAN = ("Luo et al., Unfolding the Alternating Optimization for Blind Super Resolution (DAN), "
+       "NeurIPS 2020, setting 2")
+DCLS = ("Luo et al., Deep Constrained Least Squares for Blind Image Super-Resolution (DCLS), "
+        "CVPR 2022, setting 2")
+
+
+def _div2krk(compose: bool) -> Any:
+    def make(scale: int) -> Any:
+        from bsrbench_protocols.div2krk import Div2krkGenerator
+
+        if compose:
+            return Div2krkGenerator(scale, compose=scale == 4, k=11)
+        return Div2krkGenerator(scale, compose=False, k=21)
+
+    return make
+
+
+def _aniso(variant: str) -> Any:
+    def make(scale: int) -> Any:
+        from bsrbench_protocols.aniso import AnisoGenerator
+
+        return AnisoGenerator(scale, variant)
+
+    return make
+
+
+def _none(scale: int) -> tuple[KernelSetting, ...]:
+    return ()
+
+
+@hookimpl
+def bsrbench_protocols() -> list[ProtocolSpec]:
+    return [
+        ProtocolSpec(
+            "div2krk",
+            "KernelGAN's random anisotropic kernel per HR image (DIV2KRK recipe): x2 11x11, "
+            "x4 = the x2 kernel applied twice (31x31); phase-0 subsampling, LR truncated",
+            scales=(2, 4), kernels=_none, kernel_size=11, default_scale=4,
+            generator=_div2krk(True), paper=KERNELGAN),
+        ProtocolSpec(
+            "div2krk-native",
+            "the KernelGAN notebook's defaults: one 21x21 kernel drawn at the target scale "
+            "(variances U[0.175 s, 2.5 s]), not the released DIV2KRK recipe",
+            scales=(2, 3, 4), kernels=_none, kernel_size=21, default_scale=4,
+            generator=_div2krk(False), paper=KERNELGAN),
+        ProtocolSpec(
+            "aniso",
+            "DAN setting 2: anisotropic Gaussian (std U(0.6,5), theta U(-pi,pi), x(1+U(0,0.25)) "
+            "per tap), 11x11 at x2, 21x21 at x4, MATLAB bicubic",
+            scales=(2, 4), kernels=_none, kernel_size=21, default_scale=4,
+            generator=_aniso("dan"), paper=DAN),
+        ProtocolSpec(
+            "aniso-dcls",
+            "DCLS setting 2: as aniso, with DCLS's kernel sizes (11x11 at x2, 31x31 at x4)",
+            scales=(2, 4), kernels=_none, kernel_size=31, default_scale=4,
+            generator=_aniso("dcls"), paper=DCLS),
+    ]

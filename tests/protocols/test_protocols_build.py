@@ -1,0 +1,117 @@
+"""Building generator protocols into HDF5: seeds, draws files, row parameters, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_dir
+from PIL import Image
+
+from bsrbench.datasets import TestSet, build_dataset, dataset_settings, describe, resolve_dataset
+from bsrbench.errors import InputError
+
+ROW_KEYS = {"sigma", "sigma2", "theta", "noise", "jpeg", "kernel_size"}
+
+
+@pytest.fixture
+def crops(tmp_path: Path) -> Path:
+    """The goldens' two 96x96 HR crops as an HR folder."""
+    ref = shared_dir("reference", "protocols", "hr")
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for name in ("crop_A", "crop_B"):
+        shutil.copy(ref / f"{name}.png", folder / f"{name}.png")
+    return folder
+
+
+def _draws_file(tmp_path: Path, scale: int) -> Path:
+    """A draws file pointing at the goldens' DIV2KRK records (absolute .npy paths)."""
+    ref = shared_dir("reference", "protocols", "div2krk")
+    tag = "x2" if scale == 2 else "x4_intermediate_x2"
+    images = {}
+    for crop, case in (("crop_A", "case_A_seed0"), ("crop_B", "case_B_seed1")):
+        rec = dict(json.loads((ref / case / "params.json").read_text())["kernels"][tag])
+        rec["noise_field_file"] = str(ref / case / rec["noise_field_file"].split()[0])
+        images[crop] = [rec]
+    path = tmp_path / f"draws_x{scale}.json"
+    path.write_text(json.dumps({"protocol": "div2krk", "scale": scale, "images": images}))
+    return path
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_div2krk_rebuilt_from_draws_matches_the_goldens(registry, crops, tmp_path, scale):
+    ref = shared_dir("reference", "protocols", "div2krk")
+    draws = _draws_file(tmp_path, scale)
+    settings, images = dataset_settings(registry, registry.protocols["div2krk"], hr=crops,
+                                        scale=scale, draws=draws)
+    path = build_dataset(registry, settings, images, tmp_path / "d.h5", draws=draws)
+    name = "x2" if scale == 2 else "x4"
+    with TestSet(path) as ts:
+        assert ts.settings.downsampler == "kernelgan-notebook"
+        for crop, case in (("crop_A", "case_A_seed0"), ("crop_B", "case_B_seed1")):
+            im = ts.image(crop)
+            want = np.asarray(Image.open(ref / case / f"lr_{name}.png").convert("RGB"))
+            assert np.array_equal(im.lr[0], want)
+            assert im.kernels.shape == ((1, 11, 11) if scale == 2 else (1, 31, 31))
+            row = im.row_params(0)
+            assert set(row) == ROW_KEYS and row["jpeg"] is None
+            assert row["kernel_size"] == im.kernels.shape[-1]
+            assert im.draws[0]["noise_field"].shape == (11, 11)  # every draw is stored
+    info = describe(path)
+    assert "lambda" in info["kernel_params"] and "sigma2=" in info["image crop_A"]
+
+
+def test_generator_seed_fixes_the_content_hash(registry, crops, tmp_path):
+    def build(seed: int, sub: str) -> str:
+        path = resolve_dataset(registry, "aniso", hr=crops, scale=2, seed=seed,
+                               cache_dir=tmp_path / sub)
+        with TestSet(path) as ts:
+            return ts.content_hash
+
+    assert build(3, "a") == build(3, "b")
+    assert build(3, "a") != build(4, "c")
+
+
+def test_dcls_x4_kernel_size_and_jpeg_quality_are_recorded(registry, crops, tmp_path):
+    """DCLS's 31x31 kernels at x4, and the JPEG stage recorded per LR image."""
+    path = resolve_dataset(registry, "aniso-dcls", hr=crops, scale=4, jpeg=40,
+                           cache_dir=tmp_path)
+    with TestSet(path) as ts:
+        im = ts.image("crop_A")
+        assert im.kernels.shape == (1, 31, 31) and int(im.jpeg[0]) == 40
+        assert im.row_params(0)["jpeg"] == 40 and ts.settings.jpeg == 40
+
+
+def test_bad_draws_files_are_one_line_errors(registry, crops, tmp_path):
+    protocol = registry.protocols["div2krk"]
+    bad = tmp_path / "bad.json"
+    cases = {
+        "not valid JSON": "{",
+        "needs an \"images\" object": json.dumps({"images": []}),
+        "has no draws for HR image 'crop_B'": json.dumps(
+            {"images": {"crop_A": [{"lambda_1": 1, "lambda_2": 1, "theta": 0,
+                                    "noise_field_file": "x.npy"}]}}),
+    }
+    for message, text in cases.items():
+        bad.write_text(text)
+        with pytest.raises(InputError, match=message) as err:
+            settings, images = dataset_settings(registry, protocol, hr=crops, scale=2,
+                                                draws=bad)
+            build_dataset(registry, settings, images, tmp_path / "o.h5", draws=bad)
+        assert "\n" not in str(err.value) and "bad.json" in str(err.value)
+    rec = {"lambda_1": "big", "lambda_2": 1, "theta": 0, "noise_field_file": "x.npy"}
+    bad.write_text(json.dumps({"images": {"crop_A": rec, "crop_B": rec}}))
+    with pytest.raises(InputError, match="number 'lambda_1'"):
+        settings, images = dataset_settings(registry, protocol, hr=crops, scale=2, draws=bad)
+        build_dataset(registry, settings, images, tmp_path / "o.h5", draws=bad)
+    assert not list(tmp_path.glob("o.h5*"))  # nothing half-written
+
+
+def test_generator_protocols_refuse_a_downsampler(registry, crops, tmp_path):
+    with pytest.raises(InputError, match="own downsampling pipeline"):
+        resolve_dataset(registry, "div2krk", hr=crops, downsampler="direct",
+                        cache_dir=tmp_path)
