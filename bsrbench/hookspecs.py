@@ -66,3 +66,14 @@ def bsrbench_train_commands() -> list:
 
     Called when the CLI is built. Import click inside the hook body; build nothing heavy.
     """
+
+
+@hookspec
+def bsrbench_releases() -> list:
+    """Return the officially released weights files this plugin knows (``ReleaseSpec``).
+
+    Called by ``bsrbench weights`` (:func:`bsrbench.releases.catalogue`) to build the
+    catalogue of releases it can list, fetch, verify and cache. Each item is a
+    :class:`bsrbench.releases.ReleaseSpec`; names must be unique across plugins. Build
+    nothing heavy: the hook runs whenever the catalogue is listed.
+    """
