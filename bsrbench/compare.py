@@ -1,50 +1,138 @@
-"""A regression gate: compare a new results.csv against a baseline, row by row.
+"""A regression gate: compare new results against a baseline, every score in its direction.
 
-Rows are matched by (method, dataset, scale, image, kernel_index, step). A row regresses
-when its PSNR drops by more than ``max_psnr_drop`` dB, its SSIM by more than
-``max_ssim_drop``, or it now records an error (or lost its metric). A row present in the
-baseline but not in the new results is *missing*. Either makes the comparison fail;
-rows only in the new results, and gains beyond the same tolerances, are reported but
-never fail it. A drop exactly equal to the tolerance passes.
+Rows are matched by (method, dataset, scale, image, kernel_index, step). Every score column
+is judged: the metrics (``psnr``, ``ssim`` and plugin metrics, whose direction comes from
+the ``metrics`` list of run.json), ``kernel_psnr`` (higher is better) and ``code_l2``
+(lower is better). A row is *worse* when a score moved the wrong way by more than its
+tolerance, lost its value, or the row now records an error; a baseline row absent from the
+new results is *missing*. Either fails the comparison. Moves the right way beyond tolerance
+(and fixed errors) are listed as *better* without failing, because a sudden gain can be a
+leak; ``strict`` fails on those and on rows only in the new results too (determinism
+checks). A move exactly equal to the tolerance passes.
+
+Results are read only through :mod:`bsrbench.results`: rows another run superseded are not
+compared, and invalid rows are reported, never averaged over. Matched rows made with other
+weights, options, metric convention or noise knowledge are compared but warned about,
+because they are not the same method.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import math
-import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
-from bsrbench.errors import InputError
+from bsrbench.errors import InputError, UnknownNameError
+from bsrbench.results import (
+    BASE_COLUMNS,
+    KEY,
+    RESULTS,
+    RUN_JSON,
+    TAIL_COLUMNS,
+    InvalidRow,
+    RunLog,
+    load_frame,
+    read_table,
+    row_key,
+)
 
-__all__ = ["Change", "Comparison", "compare", "format_comparison", "load_rows"]
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "Change",
+    "Comparison",
+    "Mean",
+    "Move",
+    "Score",
+    "compare",
+    "parse_tolerances",
+]
 
-KEY_COLUMNS = ("method", "dataset", "scale", "image", "kernel_index", "step")
+KEY_COLUMNS = (*KEY, "step")
 # CSV values are rounded to 6 decimals: a difference this small is float noise, not a change
 EPS = 1e-9
-_NUMPY_REPR = re.compile(r"^np\.\w+\((.*)\)$")
+# Per-row tolerances of the fixed scores (absolute, in the score's unit).
+DEFAULT_TOLERANCES = {"psnr": 0.05, "ssim": 0.001, "kernel_psnr": 0.1, "code_l2": 0.001}
+DB_TOLERANCE = 0.05  # another metric in dB (its run.json unit): as PSNR
+OTHER_TOLERANCE = 0.001  # any other metric
+# Directions of the fixed scores; psnr and ssim here only for run.json without "metrics".
+_FIXED = {"psnr": (True, "dB"), "ssim": (True, ""), "kernel_psnr": (True, "dB"),
+          "code_l2": (False, "")}
+# Columns that say which method made a row: matched rows that differ in one are warned about.
+_IDENTITY = ("weights", "convention", "noise_known")
 
 Key = tuple[str, str, int, str, int, int]
+Group = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class Score:
+    """A column compare judges, with its direction and per-row tolerance."""
+
+    name: str
+    higher_better: bool
+    tolerance: float
+    unit: str = ""
+    assumed: bool = False  # direction guessed (higher-better): no run.json describes it
+
+
+@dataclass(frozen=True)
+class Move:
+    """One score of a matched row that moved beyond tolerance."""
+
+    score: Score
+    old: float  # nan when the baseline has no value
+    new: float  # nan when the new results lost it
+
+    @property
+    def delta(self) -> float:
+        return 0.0 if self.old == self.new else self.new - self.old
+
+    @property
+    def gain(self) -> float:
+        """How much better (> 0) or worse (< 0), in the score's direction; +-inf when a
+        value appeared or was lost."""
+        if math.isnan(self.old) or math.isnan(self.new):
+            return math.inf if math.isnan(self.old) else -math.inf
+        return self.delta if self.score.higher_better else -self.delta
+
+    @property
+    def severity(self) -> float:
+        """|gain| in tolerances, to list the largest moves first."""
+        return abs(self.gain) / max(self.score.tolerance, EPS)
 
 
 @dataclass(frozen=True)
 class Change:
-    """One matched row whose metrics moved beyond tolerance (or whose error changed)."""
+    """One matched row that got worse or better (its moves, or its error changed)."""
 
     key: Key
-    psnr: tuple[float, float]  # (baseline, new); nan when missing
-    ssim: tuple[float, float]
+    worse: bool
+    moves: tuple[Move, ...] = ()
     error: tuple[str, str] = ("", "")  # (baseline, new) error text
 
     @property
-    def psnr_delta(self) -> float:
-        return _delta(*self.psnr)
+    def severity(self) -> float:
+        if self.worse and self.error[1]:
+            return math.inf
+        return max((m.severity for m in self.moves), default=math.inf)
 
-    @property
-    def ssim_delta(self) -> float:
-        return _delta(*self.ssim)
+    def move(self, score: str) -> Move | None:
+        return next((m for m in self.moves if m.score.name == score), None)
+
+
+@dataclass(frozen=True)
+class Mean:
+    """A score's final-step mean over the rows of one group matched in both files."""
+
+    group: Group  # (method, dataset, scale)
+    score: Score
+    old: float
+    new: float
+    count: int  # rows averaged (error-free in both, value in both)
 
 
 @dataclass
@@ -53,217 +141,291 @@ class Comparison:
 
     baseline: Path
     new: Path
-    max_psnr_drop: float
-    max_ssim_drop: float
+    scores: tuple[Score, ...] = ()
+    strict: bool = False
     matched: int = 0  # rows present in both
-    regressions: list[Change] = field(default_factory=list)  # worst PSNR drop first
-    improvements: list[Change] = field(default_factory=list)  # largest PSNR gain first
+    regressions: list[Change] = field(default_factory=list)  # largest move first
+    improvements: list[Change] = field(default_factory=list)  # largest move first
     missing: list[Key] = field(default_factory=list)  # in baseline, not in new
     added: list[Key] = field(default_factory=list)  # in new, not in baseline
-    notes: list[str] = field(default_factory=list)  # e.g. different metric conventions
-    # final-step mean (PSNR, SSIM) per (method, dataset, scale): (baseline, new), nan if none
-    means: dict[tuple[str, str, int], tuple[tuple[float, float], tuple[float, float]]] = field(
-        default_factory=dict)
+    lost_scores: list[str] = field(default_factory=list)  # columns only the baseline has
+    invalid: dict[str, list[InvalidRow]] = field(default_factory=dict)  # "baseline"/"new"
+    warnings: list[str] = field(default_factory=list)  # differences that make rows unlike
+    means: list[Mean] = field(default_factory=list)
+    labels: dict[Group, str] = field(default_factory=dict)  # group label with its weights
 
     @property
     def ok(self) -> bool:
-        """True when no row regressed and none is missing."""
-        return not self.regressions and not self.missing
+        """No row worse or missing and no score lost; with ``strict`` also no row better
+        and none only in the new results."""
+        if self.regressions or self.missing or self.lost_scores:
+            return False
+        return not (self.strict and (self.improvements or self.added))
 
 
-def _delta(old: float, new: float) -> float:
-    if old == new:  # also inf == inf
-        return 0.0
-    return new - old
+@dataclass
+class _Side:
+    """One results file, loaded: its rows that stand by key, and the runs that wrote them."""
+
+    path: Path
+    header: list[str]
+    rows: dict[Key, dict[str, Any]]
+    invalid: list[InvalidRow]
+    runs: list[dict[str, Any]]
+    notes: list[str]
+
+    def run_of(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The run.json entry that wrote ``row`` (by run id, else by what it ran)."""
+        rid = row.get("run_id") or ""
+        for run in reversed(self.runs):
+            if rid and run.get("run_id") == rid:
+                return run
+        for run in reversed(self.runs):
+            ds = run.get("dataset") or {}
+            if (run.get("method"), ds.get("label")) == (row["method"], row["dataset"]) and \
+                    str(ds.get("scale")) == str(row["scale"]):
+                return run
+        return {}
 
 
-def _float(text: str | None) -> float:
-    text = _NUMPY_REPR.sub(r"\1", (text or "").strip())
+def parse_tolerances(pairs: Iterable[str]) -> dict[str, float]:
+    """``NAME=VALUE`` pairs (``--tolerance``) as a dict of non-negative floats.
+
+    Raises:
+        InputError: a pair without ``=``, or a value that is not a number >= 0.
+    """
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        try:
+            value = float(text) if sep and name.strip() else math.nan
+        except ValueError:
+            value = math.nan
+        if not value >= 0 or math.isinf(value):
+            raise InputError(f"tolerance {pair!r} must be NAME=VALUE with a number >= 0 "
+                             "(e.g. --tolerance code_l2=0.002)")
+        out[name.strip()] = value
+    return out
+
+
+def _float(value: Any) -> float:
     try:
-        return float(text) if text else math.nan
-    except ValueError:
+        return float(value)
+    except (TypeError, ValueError):
         return math.nan
 
 
-def _int(text: str, what: str, path: Path) -> int:
-    value = _float(text)
-    if not math.isfinite(value) or value != int(value):
-        raise InputError(f"{path}: {what} {text!r} is not an integer")
-    return int(value)
+def _selected(value: str, patterns: Sequence[str]) -> bool:
+    return not patterns or any(fnmatchcase(value, p) for p in patterns)
 
 
-def _results_path(path: str | Path) -> Path:
+def _load(path: str | Path, methods: Sequence[str], datasets: Sequence[str]) -> _Side:
+    """Read a results.csv (or ``DIR/results.csv``) and the run.json beside it."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "results.csv"
-    if not path.is_file():
-        raise InputError(f"{path} not found: give a results.csv or a run directory")
-    return path
+    csv_path = path / RESULTS if path.is_dir() else path
+    if not csv_path.is_file():
+        raise InputError(f"{csv_path} not found: give a results.csv or a run directory")
+    notes: list[str] = []
+    try:
+        runs = RunLog(csv_path.parent).runs
+    except InputError:
+        runs = []
+        notes.append(f"{csv_path.parent / RUN_JSON} is unreadable: the options and metric "
+                     "directions of its rows are not checked")
+    described = {m.get("name") for run in runs for m in run.get("metrics") or ()
+                 if isinstance(m, dict)}
+    table = read_table(csv_path, [m for m in described if isinstance(m, str)] or None)
+    if table.torn:
+        notes.append(f"{csv_path} ends in a torn line (an interrupted run): it is ignored")
+    frame = load_frame(table)
+    rows: dict[Key, dict[str, Any]] = {}
+    for row in ([] if frame.empty else frame.to_dict("records")):
+        if _selected(row["method"], methods) and _selected(row["dataset"], datasets):
+            key = (row["method"], row["dataset"], int(row["scale"]), row["image"],
+                   int(row["kernel_index"]), int(row["step"]))
+            rows[key] = row
+    standing = {row_key(r) for r in table.current()}  # a later run rewrote these images
+    invalid = [r for r in table.invalid if r.key not in standing
+               and _selected(r.key[0], methods) and _selected(r.key[1], datasets)]
+    return _Side(csv_path, table.header, rows, invalid, runs, notes)
 
 
-def load_rows(path: str | Path) -> tuple[Path, dict[Key, dict[str, str]]]:
-    """The rows of a results.csv (or of ``DIR/results.csv``) by comparison key.
+def _metric_columns(side: _Side) -> list[str]:
+    fixed = {*BASE_COLUMNS, *TAIL_COLUMNS}
+    return [c for c in side.header if c not in fixed]
 
-    A torn last line (an interrupted run) is ignored, as :func:`bsrbench.results.read_results`
-    does; when a key occurs twice the later row wins.
+
+def _scores(base: _Side, new: _Side, tolerances: Mapping[str, float],
+            result: Comparison) -> tuple[Score, ...]:
+    """The scores both files can be judged on: directions from run.json, the fixed ones,
+    or assumed higher-better with a warning; tolerances from the user or the defaults."""
+    described: dict[str, tuple[bool, str]] = {}
+    conflicting: set[str] = set()
+    for run in (*base.runs, *new.runs):
+        for m in run.get("metrics") or ():
+            if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+                continue
+            entry = (bool(m.get("higher_better", True)), str(m.get("unit") or ""))
+            if described.setdefault(m["name"], entry)[0] != entry[0]:
+                conflicting.add(m["name"])
+    base_cols, new_cols = _metric_columns(base), _metric_columns(new)
+    names = [*dict.fromkeys([*base_cols, *new_cols]), "kernel_psnr", "code_l2"]
+    unknown = sorted(set(tolerances) - set(names))
+    if unknown:
+        raise UnknownNameError("score for --tolerance", unknown[0], names)
+    scores = []
+    for name in names:
+        if name in conflicting:
+            result.warnings.append(f"{name} is higher-better in one run.json and lower-better "
+                                   "in another: not the same metric, not compared")
+            continue
+        if name in base_cols and name not in new_cols:
+            result.lost_scores.append(name)
+            continue
+        if name in new_cols and name not in base_cols:
+            result.warnings.append(f"{name} is only in the new results: not compared")
+            continue
+        values = [_float(r.get(name)) for side in (base, new) for r in side.rows.values()]
+        if name not in _FIXED and name not in described and all(map(math.isnan, values)):
+            result.warnings.append(f"column {name} holds no numbers: not compared")
+            continue
+        higher, unit = described.get(name) or _FIXED.get(name) or (True, "")
+        assumed = name not in described and name not in _FIXED
+        if assumed:
+            result.warnings.append(f"no run.json describes column {name}: compared as "
+                                   "higher-better")
+        default = DB_TOLERANCE if unit == "dB" else OTHER_TOLERANCE
+        tol = tolerances.get(name, DEFAULT_TOLERANCES.get(name, default))
+        scores.append(Score(name, higher, tol, unit, assumed))
+    return tuple(scores)
+
+
+def _judge(key: Key, old: Mapping[str, Any], cur: Mapping[str, Any],
+           scores: Sequence[Score]) -> Change | None:
+    """The verdict on one matched row, or None when nothing moved beyond tolerance."""
+    errors = (str(old.get("error") or ""), str(cur.get("error") or ""))
+    if errors[1] and not errors[0]:
+        return Change(key, True, error=errors)
+    if errors[0]:  # fixed, or failed in both (nothing to compare)
+        return None if errors[1] else Change(key, False, error=errors)
+    moves = []
+    for score in scores:
+        move = Move(score, _float(old.get(score.name)), _float(cur.get(score.name)))
+        if (math.isnan(move.old) and math.isnan(move.new)) or move.old == move.new:
+            continue
+        if abs(move.gain) > score.tolerance + EPS:
+            moves.append(move)
+    if not moves:
+        return None
+    return Change(key, any(m.gain < 0 for m in moves), tuple(moves))
+
+
+def _flat(options: Any, prefix: str = "") -> dict[str, str]:
+    if not isinstance(options, Mapping):
+        return {prefix.rstrip("."): json.dumps(options, sort_keys=True, default=str)}
+    out: dict[str, str] = {}
+    for k, v in options.items():
+        out.update(_flat(v, f"{prefix}{k}."))
+    return out
+
+
+def _identity(base: _Side, new: _Side, pairs: Sequence[tuple[Key, dict, dict]],
+              result: Comparison) -> None:
+    """Warn per group when matched rows were made with other weights, options, metric
+    convention or noise knowledge; label groups whose weights differ with both."""
+    seen: dict[Group, dict[str, set[tuple[str, str]]]] = {}
+    for key, old, cur in pairs:
+        found = seen.setdefault(key[:3], {})
+        for col in _IDENTITY:
+            a, b = str(old.get(col, "") or ""), str(cur.get(col, "") or "")
+            if a and b and a != b:
+                found.setdefault(col, set()).add((a, b))
+        a_opts = _flat(base.run_of(old).get("options"))
+        b_opts = _flat(new.run_of(cur).get("options"))
+        if base.run_of(old) and new.run_of(cur) and a_opts != b_opts:
+            for name in sorted(set(a_opts) | set(b_opts)):
+                if a_opts.get(name) != b_opts.get(name):
+                    found.setdefault("options", set()).add(
+                        (f"{name}={a_opts.get(name, '-')}", f"{name}={b_opts.get(name, '-')}"))
+    for (method, dataset, scale), found in seen.items():
+        for col in ("weights", "options", "convention", "noise_known"):
+            if col not in found:
+                continue
+            olds = ", ".join(sorted({a for a, _ in found[col]}))
+            news = ", ".join(sorted({b for _, b in found[col]}))
+            result.warnings.append(f"{method} on {dataset} x{scale}: {col} differ (baseline "
+                                   f"{olds}; new {news}): matched rows are not the same "
+                                   "method")
+        if "weights" in found:
+            olds = "|".join(sorted({a for a, _ in found["weights"]}))
+            news = "|".join(sorted({b for _, b in found["weights"]}))
+            result.labels[(method, dataset, scale)] = f"{method} [{olds} -> {news}]"
+
+
+def _means(pairs: Sequence[tuple[Key, dict, dict]], scores: Sequence[Score]) -> list[Mean]:
+    """Final-step means per group and score over rows matched, error-free, valued in both."""
+    acc: dict[tuple[Group, str], list[float]] = {}
+    for key, old, cur in pairs:
+        if not (old.get("is_final") and cur.get("is_final")) or old.get("error") or \
+                cur.get("error"):
+            continue
+        for s in scores:
+            a, b = _float(old.get(s.name)), _float(cur.get(s.name))
+            if math.isnan(a) or math.isnan(b):
+                continue
+            sums = acc.setdefault((key[:3], s.name), [0.0, 0.0, 0])
+            sums[0] += a
+            sums[1] += b
+            sums[2] += 1
+    by_name = {s.name: s for s in scores}
+    return [Mean(group, by_name[name], a / n, b / n, int(n))
+            for (group, name), (a, b, n) in acc.items()]
+
+
+def compare(baseline: str | Path, new: str | Path, *,
+            tolerances: Mapping[str, float] | None = None, strict: bool = False,
+            methods: Sequence[str] = (), datasets: Sequence[str] = ()) -> Comparison:
+    """Compare two results files (or run directories) row by row; see the module doc.
+
+    Args:
+        baseline: the reference results.csv or run directory.
+        new: the results to judge.
+        tolerances: per-row tolerance by score name, overriding :data:`DEFAULT_TOLERANCES`
+            (another metric: 0.05 when its unit is dB, else 0.001).
+        strict: fail on any move beyond tolerance in either direction and on new rows.
+        methods: fnmatch patterns; only rows of matching methods are compared.
+        datasets: fnmatch patterns for the dataset label.
 
     Raises:
-        InputError: the file is missing, unreadable, or lacks a key column.
+        InputError: a file is missing or not a results file, a tolerance names no score,
+            or the filters leave no row in either file.
     """
-    path = _results_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [c for c in (*KEY_COLUMNS, "psnr", "ssim") if c not in header]
-    if missing:
-        raise InputError(f"{path} is not a bsrbench results.csv: no column "
-                         f"{', '.join(missing)}")
-    rows: dict[Key, dict[str, str]] = {}
-    for row in reader:
-        key = (row["method"], row["dataset"], _int(row["scale"], "scale", path), row["image"],
-               _int(row["kernel_index"], "kernel_index", path), _int(row["step"], "step", path))
-        rows[key] = row
-    return path, rows
-
-
-def _final_means(rows: dict[Key, dict[str, str]]) -> dict[tuple[str, str, int],
-                                                         tuple[float, float]]:
-    sums: dict[tuple[str, str, int], list[float]] = {}
-    for key, row in rows.items():
-        if row.get("is_final") != "True" or row.get("error"):
-            continue
-        acc = sums.setdefault(key[:3], [0.0, 0.0, 0])
-        acc[0] += _float(row["psnr"])
-        acc[1] += _float(row["ssim"])
-        acc[2] += 1
-    return {k: (p / n, q / n) for k, (p, q, n) in sums.items()}
-
-
-def _worse(drop: float, limit: float) -> bool:
-    return drop > limit + EPS
-
-
-def compare(baseline: str | Path, new: str | Path, *, max_psnr_drop: float = 0.05,
-            max_ssim_drop: float = 0.001) -> Comparison:
-    """Compare two results files (or run directories) row by row; see the module doc."""
-    if max_psnr_drop < 0 or max_ssim_drop < 0:
+    tolerances = dict(tolerances or {})
+    if any(not v >= 0 for v in tolerances.values()):
         raise InputError("tolerances must be >= 0")
-    base_path, base = load_rows(baseline)
-    new_path, rows = load_rows(new)
-    result = Comparison(base_path, new_path, max_psnr_drop, max_ssim_drop)
-    conv = [sorted({r.get("convention", "") for r in part.values()} - {""})
-            for part in (base, rows)]
-    if conv[0] and conv[1] and conv[0] != conv[1]:
-        result.notes.append(f"metric conventions differ (baseline {', '.join(conv[0])}, new "
-                            f"{', '.join(conv[1])}): the numbers are not comparable")
-    for key, old in base.items():
-        cur = rows.get(key)
-        if cur is None:
+    base = _load(baseline, methods, datasets)
+    cur = _load(new, methods, datasets)
+    if (methods or datasets) and not base.rows and not cur.rows:
+        raise InputError(f"no rows match --method {','.join(methods) or '*'} --dataset "
+                         f"{','.join(datasets) or '*'} in {base.path} or {cur.path}")
+    result = Comparison(base.path, cur.path, strict=strict)
+    result.warnings += [*base.notes, *cur.notes]
+    result.scores = _scores(base, cur, tolerances, result)
+    result.invalid = {"baseline": base.invalid, "new": cur.invalid}
+    pairs = []
+    for key, old in base.rows.items():
+        row = cur.rows.get(key)
+        if row is None:
             result.missing.append(key)
             continue
-        result.matched += 1
-        change = Change(key, (_float(old["psnr"]), _float(cur["psnr"])),
-                        (_float(old["ssim"]), _float(cur["ssim"])),
-                        (old.get("error") or "", cur.get("error") or ""))
-        old_err, new_err = change.error
-        lost = any(not math.isnan(a) and math.isnan(b) for a, b in (change.psnr, change.ssim))
-        if (new_err and not old_err) or lost:
-            result.regressions.append(change)
-        elif old_err and not new_err:
-            result.improvements.append(change)
-        elif new_err:  # failed in both: nothing to compare
-            continue
-        elif _worse(-change.psnr_delta, max_psnr_drop) or _worse(-change.ssim_delta,
-                                                                  max_ssim_drop):
-            result.regressions.append(change)
-        elif _worse(change.psnr_delta, max_psnr_drop) or _worse(change.ssim_delta,
-                                                                 max_ssim_drop):
-            result.improvements.append(change)
-    result.added = [k for k in rows if k not in base]
-    b_means, n_means = _final_means(base), _final_means(rows)
-    nan2 = (math.nan, math.nan)
-    for group in dict.fromkeys([*b_means, *n_means]):
-        result.means[group] = (b_means.get(group, nan2), n_means.get(group, nan2))
-
-    def by_delta(c: Change) -> float:
-        d = c.psnr_delta
-        return 0.0 if math.isnan(d) else d
-
-    result.regressions.sort(key=by_delta)
-    result.improvements.sort(key=by_delta, reverse=True)
+        pairs.append((key, old, row))
+        change = _judge(key, old, row, result.scores)
+        if change is not None:
+            (result.regressions if change.worse else result.improvements).append(change)
+    result.matched = len(pairs)
+    result.added = [k for k in cur.rows if k not in base.rows]
+    _identity(base, cur, pairs, result)
+    result.means = _means(pairs, result.scores)
+    result.regressions.sort(key=lambda c: -c.severity)
+    result.improvements.sort(key=lambda c: -c.severity)
     return result
-
-
-def _key_cells(key: Key) -> list[str]:
-    method, dataset, scale, image, k, step = key
-    return [method, dataset, f"x{scale}", image, str(k), str(step)]
-
-
-def _num(x: float, decimals: int, sign: bool = False) -> str:
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return ("+" if sign and x > 0 else "") + ("inf" if x > 0 else "-inf")
-    return f"{x:+.{decimals}f}" if sign else f"{x:.{decimals}f}"
-
-
-def _change_cells(c: Change) -> list[str]:
-    (p0, p1), (s0, s1) = c.psnr, c.ssim
-    cells = [f"{_num(p0, 2)} -> {_num(p1, 2)}", _num(c.psnr_delta, 2, True),
-             f"{_num(s0, 4)} -> {_num(s1, 4)}", _num(c.ssim_delta, 4, True)]
-    err = c.error[1] or (f"fixed: {c.error[0]}" if c.error[0] else "")
-    return [*cells, err[:80]]
-
-
-def _text_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()
-            for r in [head, *rows]]
-
-
-def format_comparison(c: Comparison, limit: int = 20) -> str:
-    """A plain-text report: regressions, improvements, missing and new rows, verdict."""
-    key_head = ["method", "dataset", "scale", "image", "k", "step"]
-    change_head = [*key_head, "PSNR", "dPSNR", "SSIM", "dSSIM", "error"]
-    lines = [f"baseline: {c.baseline}", f"new:      {c.new}",
-             f"matched {c.matched} rows; tolerance: PSNR drop <= {c.max_psnr_drop:g} dB, "
-             f"SSIM drop <= {c.max_ssim_drop:g}"]
-    lines += [f"note: {n}" for n in c.notes]
-    if c.means:
-        rows = []
-        for (method, dataset, scale), ((p0, s0), (p1, s1)) in c.means.items():
-            rows.append([method, dataset, f"x{scale}", f"{_num(p0, 2)} -> {_num(p1, 2)}",
-                         _num(_delta(p0, p1), 2, True), f"{_num(s0, 4)} -> {_num(s1, 4)}",
-                         _num(_delta(s0, s1), 4, True)])
-        lines.append("final-step means:")
-        lines += _text_table(["method", "dataset", "scale", "PSNR", "dPSNR", "SSIM", "dSSIM"],
-                             rows)
-    sections: list[tuple[str, list[list[str]], list[str]]] = [
-        ("worse", [_key_cells(x.key) + _change_cells(x) for x in c.regressions], change_head),
-        ("better", [_key_cells(x.key) + _change_cells(x) for x in c.improvements],
-         change_head),
-        ("missing in new", [_key_cells(k) for k in c.missing], key_head),
-        ("only in new", [_key_cells(k) for k in c.added], key_head),
-    ]
-    for title, rows, head in sections:
-        if not rows:
-            continue
-        lines.append(f"{title} ({len(rows)}):")
-        lines += _text_table(head, rows[:limit])
-        if len(rows) > limit:
-            lines.append(f"  ... and {len(rows) - limit} more")
-    problems = []
-    if c.regressions:
-        problems.append(f"{len(c.regressions)} row{'s' if len(c.regressions) != 1 else ''} "
-                        "worse")
-    if c.missing:
-        problems.append(f"{len(c.missing)} row{'s' if len(c.missing) != 1 else ''} missing")
-    extra = f" ({len(c.improvements)} better, {len(c.added)} new)"
-    lines.append(("FAIL: " + ", ".join(problems) if problems
-                  else f"OK: no regression in {c.matched} matched rows") + extra)
-    return "\n".join(lines)
