@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from bsrbench.errors import InputError
 from bsrbench.plugin_dev import KINDS, create_plugin
 
-PACKAGES = {"method": "tinysr", "estimator": "tinyest", "degradation": "tinyarea"}
+PACKAGES = {"method": "tinysr", "estimator": "tinyest", "degradation": "tinyarea",
+            "metric": "tinygmsd"}
 
 
 def plugin_env(site: Path, tmp: Path) -> dict[str, str]:
@@ -143,7 +144,7 @@ def test_scaffold_generated_tests_pass(installed, tmp_path):
                          cwd=method, env=plugin_env(tmp / "site", tmp_path),
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "9 passed" in res.stdout  # three tests per package, conformance included
+    assert "12 passed" in res.stdout  # three tests per package, conformance included
 
 
 def _load_generated(root: Path, name: str):
@@ -167,3 +168,16 @@ def test_scaffold_degradation_is_usable_as_downsampler(tmp_path, hr_dir, monkeyp
     res = CliRunner().invoke(main, ["datasets", "build", "gaussian8", "--hr", str(hr_dir),
                                     "--downsampler", "tinyarea", "--out", str(tmp_path / "a.h5")])
     assert res.exit_code == 0, res.output
+
+
+def test_scaffold_metric_passes_the_metric_checks(tmp_path):
+    from bsrbench.plugin_dev import PASS, check_plugin, format_results
+    from bsrbench.registry import load_registry
+
+    plugin = _load_generated(create_plugin("tinygmsd", "metric", tmp_path), "tinygmsd")
+    reg = load_registry(extra=[plugin])
+    spec = reg.get("metric", "tinygmsd")
+    assert spec.factory is not None and spec.fn is None and not spec.higher_better
+    results = check_plugin(reg, "bsrbench_tinygmsd")  # the plugin, as registered directly
+    assert {(r.kind, r.target) for r in results} == {("metric", "tinygmsd")}
+    assert {r.status for r in results} == {PASS}, format_results(results)

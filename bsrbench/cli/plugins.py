@@ -19,7 +19,7 @@ __all__ = ["check_plugin", "new_plugin", "register"]
 
 @click.command("new-plugin")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["method", "estimator", "degradation"]),
+@click.option("--kind", type=click.Choice(["method", "estimator", "degradation", "metric"]),
               default="method", show_default=True, help="What the plugin provides.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."),
               show_default=True, help="Where the package folder bsrbench-NAME is created.")

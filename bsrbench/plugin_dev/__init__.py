@@ -30,6 +30,7 @@ from bsrbench.plugin_dev.conformance import (
     check_degradation,
     check_estimator,
     check_method,
+    check_metric,
     check_plugin,
 )
 from bsrbench.plugin_dev.scaffold import KINDS, check_plugin_name, create_plugin
@@ -43,6 +44,7 @@ __all__ = [
     "check_degradation",
     "check_estimator",
     "check_method",
+    "check_metric",
     "check_plugin",
     "check_plugin_name",
     "create_plugin",

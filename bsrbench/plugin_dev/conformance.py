@@ -2,7 +2,8 @@
 
 Every registered method, composed model and kernel estimator is held to the same contract
 (docs/plugins.md): the shapes, dtype, value range, device, determinism, batching, odd sizes
-and grey inputs the runner relies on. The checks use tiny inputs (batches of 3 at 12×12,
+and grey inputs the runner relies on. Degradations and metrics (:func:`check_metric`, in
+its own module) have checks of their own. The checks use tiny inputs (batches of 3 at 12×12,
 one 17×23 image) so that a full check stays affordable on a CPU. Nothing here imports
 pytest, so the CLI can run the checks too.
 """
@@ -45,6 +46,7 @@ from bsrbench.plugin_dev._checks import (
     same,
     skip_reason,
 )
+from bsrbench.plugin_dev._metric_checks import check_metric
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -59,6 +61,7 @@ __all__ = [
     "check_degradation",
     "check_estimator",
     "check_method",
+    "check_metric",
     "check_plugin",
     "device_available",
     "format_results",
@@ -286,12 +289,13 @@ def check_plugin(registry: Registry, name: str, *, device: str = "cpu",
                  scales: Sequence[int] | None = None,
                  options: Mapping[str, Any] | None = None,
                  weights: Path | None = None) -> list[CheckResult]:
-    """Check everything a plugin provides, or one method, model, estimator or degradation.
+    """Check everything a plugin provides, or one method, model, estimator, degradation or
+    metric.
 
     ``name`` is first looked up as a plugin (the entry-point name ``bsrbench plugins``
-    shows): its methods, models (composed with ``oracle``), estimators and degradations
-    are all checked, and a plugin that failed to load is a FAIL. Otherwise ``name`` is a
-    method, model, ``model+estimator``, estimator or degradation.
+    shows): its methods, models (composed with ``oracle``), estimators, degradations and
+    metrics are all checked, and a plugin that failed to load is a FAIL. Otherwise
+    ``name`` is a method, model, ``model+estimator``, estimator, degradation or metric.
 
     Raises:
         UnknownNameError: nothing of that name is registered (with a suggestion).
@@ -318,9 +322,12 @@ def check_plugin(registry: Registry, name: str, *, device: str = "cpu",
                 out += check_estimator(registry, target, options=opts, **wkw)
             elif what == "degradation":
                 out += check_degradation(registry, target, **kw)
+            elif what == "metric":
+                out += check_metric(registry, target, device=device)
         if not out:
             out.append(CheckResult("plugin", name, "provides", SKIP, None,
-                                   "no methods, models, estimators or degradations", device))
+                                   "no methods, models, estimators, degradations or metrics",
+                                   device))
         return out
     if "+" in name or name in registry.methods or name in registry.models:
         return check_method(registry, name, options=options, **wkw)
@@ -328,9 +335,12 @@ def check_plugin(registry: Registry, name: str, *, device: str = "cpu",
         return check_estimator(registry, name, options=options, **wkw)
     if name in registry.degradations:
         return check_degradation(registry, name, **kw)
+    if name in registry.metrics:
+        return check_metric(registry, name, device=device)
     known = {*plugins, *registry.methods, *registry.models, *registry.estimators,
-             *registry.degradations}
-    raise UnknownNameError("plugin, method, model or estimator", name, known)
+             *registry.degradations, *registry.metrics}
+    raise UnknownNameError("plugin, method, model, estimator, degradation or metric", name,
+                           known)
 
 
 def _option_names(registry: Registry, what: str, name: str) -> set[str]:

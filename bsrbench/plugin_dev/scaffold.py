@@ -1,7 +1,7 @@
 """``bsrbench new-plugin``: generate a separate, installable plugin package.
 
 The package ``bsrbench-NAME`` holds the import package ``bsrbench_NAME`` (a minimal but
-working method, kernel estimator or degradation), its own ``pyproject.toml`` with the
+working method, kernel estimator, degradation or metric), its own ``pyproject.toml`` with the
 ``bsrbench`` entry point, a README, and tests that run the conformance suite of
 :mod:`bsrbench.plugin_dev.pytest_plugin`. The templates live in ``templates/plugin`` beside
 this module.
@@ -61,6 +61,18 @@ KINDS: dict[str, _Kind] = {
         "bsrbench run --method bicubic --dataset gaussian8 --downsampler $name",
         ("degradation",),
     ),
+    "metric": _Kind(
+        "GMSD, gradient magnitude similarity deviation: a bsrbench metric plugin.",
+        "GMSD (Xue, Zhang, Mou, Bovik, IEEE TIP 2014): the standard deviation of the "
+        "similarity of Prewitt gradient magnitudes of SR and HR after a 2x2 average and "
+        "downsampling by 2. 0 for identical images, larger is worse (`higher_better=False`, "
+        "so reports bold the lowest value). Its `factory` builds the scoring function once "
+        "per run; a metric that needs weights refuses there in one line when they are "
+        "missing. `default=False`: it is scored when `--metrics` names it.",
+        "plugins",
+        "bsrbench run --method bicubic --dataset gaussian8 --metrics psnr,ssim,$name",
+        ("metric",),
+    ),
 }
 
 
@@ -88,7 +100,8 @@ def create_plugin(name: str, kind: str = "method", directory: str | Path = ".", 
 
     Args:
         name: the plugin name: registry name, entry-point name and ``bsrbench_NAME``.
-        kind: ``"method"``, ``"estimator"`` or ``"degradation"``.
+        kind: one of :data:`KINDS` (``"method"``, ``"estimator"``, ``"degradation"``,
+            ``"metric"``).
         directory: where the package folder is created.
         registered: names already registered in the tables of this kind; a clash is an
             error because the installed plugin would be reported as a duplicate.
