@@ -24,6 +24,7 @@ class Progress:
                  every: float = 10.0) -> None:
         self.total, self.desc, self.unit, self.every = total, desc, unit, every
         self.n, self._bar, self._quiet = 0, None, quiet
+        self.skipped = 0  # work already done (a resumed run): counted, never as throughput
         self._start = self._last = time.monotonic()
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
@@ -36,6 +37,21 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def skip(self, n: int) -> None:
+        """Count ``n`` items done earlier (resumed): shown as skipped, not as a rate."""
+        if n <= 0:
+            return
+        self.skipped += n
+        self.n += n
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.initial = self.skipped
+            self._bar.n = self.n
+            self._bar.set_postfix_str(f"{self.skipped} skipped (done before)")
+            self._bar.refresh()
+        elif not self._quiet:
+            log.info("%s: %d/%d %s already done, skipped", self.desc, n, self.total, self.unit)
+
     def update(self, n: int = 1) -> None:
         self.n += n
         if self._bar is not None:
@@ -45,7 +61,8 @@ class Progress:
         if not self._quiet and (now - self._last >= self.every or self.n >= self.total):
             self._last = now
             elapsed = now - self._start
-            rate = self.n / elapsed if elapsed > 0 else 0.0
+            done_now = self.n - self.skipped
+            rate = done_now / elapsed if elapsed > 0 else 0.0
             eta = (self.total - self.n) / rate if rate > 0 else float("nan")
             log.info("%s: %d/%d %s (%.2f %s/s, ETA %.0f s)", self.desc, self.n, self.total,
                      self.unit, rate, self.unit, eta)

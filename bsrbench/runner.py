@@ -1,18 +1,26 @@
 """The runner: one method on one test set, scored step by step, resumable.
 
-For each HR image the LR images (the 8 kernels of Gaussian8) go through the method as one
-batch on the run's device. Every step the method yields is scored by the runner with the
-dataset's HR image, so plugins never compute metrics. A method that raises on one image
-yields error rows for it and the run goes on.
+For each HR image the LR images (the 8 kernels of Gaussian8) go through the method in
+batches on the run's device. Every step the method yields is scored here with every
+selected metric, so plugins never compute metrics. A method that raises on one image gets
+error rows for it and the run goes on.
+
+The runner owns the execution context: the exact-math switches, and the grad mode of
+every step (``torch.inference_mode()``, or autograd for parts that declare
+``needs_grad``). It is also the only place that decides what a method may see: the
+ground-truth kernels reach only parts that declare ``uses_ground_truth``, the true noise
+level only parts that declare ``uses_noise_level`` (their rows get ``noise_known``).
+
+Nothing in the run folder changes until everything that can be checked up front has
+been: the test set, the settings against the folder's earlier runs, the metrics, and the
+method itself (weights loaded). Stored results are read and written only through
+:mod:`bsrbench.results`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import platform
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,16 +28,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bsrbench.compose import MethodPlan
+from bsrbench.compose import MethodPlan, grad_mode
 from bsrbench.datasets import DatasetImage, TestSet
 from bsrbench.errors import InputError
 from bsrbench.progress import Progress
-from bsrbench.results import ResultsFile, row_key
+from bsrbench.results import (
+    ResultsFile,
+    RunLog,
+    git_commit,
+    image_dir,
+    lr_stem,
+    new_run_id,
+    row_key,
+    step_stem,
+)
+from bsrbench.scoring import Scorer, kernel_errors, select_metrics
 
 if TYPE_CHECKING:
     from bsrbench.registry import Registry
 
-__all__ = ["RunConfig", "RunSummary", "run"]
+__all__ = ["RunConfig", "RunSummary", "run", "weights_label"]
 
 log = logging.getLogger("bsrbench")
 
@@ -49,16 +67,7 @@ class RunConfig:
     command: str = ""  # the command line, recorded in run.json
     quiet: bool = False
     save_images: bool = False  # write HR, LR, SR of every step and kernels under out/images
-
-
-def image_dir(out: Path, kind: str, dataset_label: str, scale: int, method: str = "") -> Path:
-    """Where ``--save-images`` puts files: ``images/<kind>/[<method>/]<dataset>_x<scale>``.
-
-    kinds: ``hr`` (``<image>.png``), ``lr`` and ``gt_kernel`` (``<image>_k<i>.png``, plus
-    ``.npy`` for kernels), ``sr`` and ``kernel`` (``<image>_k<i>_s<step>.png``/``.npy``).
-    """
-    ds = f"{dataset_label.replace('/', '_')}_x{scale}"
-    return out / "images" / kind / method / ds if method else out / "images" / kind / ds
+    metrics: tuple[str, ...] | None = None  # --metrics; None: every default metric
 
 
 @dataclass
@@ -68,137 +77,98 @@ class RunSummary:
     rows: int = 0
     resumed_rows: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # LR images already done (resumed), not recomputed
+    invalid: int = 0  # rows of results.csv that did not parse and were recomputed
     results: Path = field(default_factory=Path)
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).resolve().parent)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+def _files_sha256(given: Path) -> dict[str, str]:
+    from bsrbench.weights import file_sha256
+
+    files = [given] if given.is_file() else sorted(
+        p for p in given.iterdir() if p.suffix in {".pth", ".pt", ".safetensors"})
+    return {str(p): file_sha256(p) for p in files}
 
 
-def _weights_sha256(cfg: RunConfig) -> dict[str, str]:
-    """sha256 of the weights a run uses, per part: the files given with --weights (the
-    method's or model's) and --kernel-weights (the estimator's), or, for a part given
-    none, the pins of its plugin's bundled ``weights/sha256.json`` (the convention for
-    bundled weights)."""
-    import sys
-
-    from bsrbench.weights import PINS_FILE, file_sha256
-
+def _parts(cfg: RunConfig) -> list[tuple[Any, Path | None]]:
     plan = cfg.plan
+    return [(spec, given) for spec, given in ((plan.method, cfg.weights),
+                                              (plan.model, cfg.weights),
+                                              (plan.estimator, cfg.kernel_weights))
+            if spec is not None]
+
+
+def weights_sha256(cfg: RunConfig, scale: int) -> dict[str, str]:
+    """sha256 of the weights a run uses, per file: the files given with --weights (the
+    method's or model's) and --kernel-weights (the estimator's), and for a part given none
+    the pins its spec declares for its bundled weights (``bundled_pins``)."""
     out: dict[str, str] = {}
-    parts = ((plan.method, cfg.weights), (plan.model, cfg.weights),
-             (plan.estimator, cfg.kernel_weights))
-    for spec, given in parts:
-        if spec is None:
-            continue
+    for spec, given in _parts(cfg):
         if given is not None:
-            files = [given] if given.is_file() else sorted(
-                p for p in given.iterdir() if p.suffix in {".pth", ".pt", ".safetensors"})
-            out.update({str(p): file_sha256(p) for p in files})
-            continue
-        module = sys.modules.get(getattr(spec.factory, "__module__", ""))
-        if module is None or not getattr(module, "__file__", None):
-            continue
-        pins = Path(module.__file__).resolve().parent / "weights" / PINS_FILE
-        if pins.is_file():
-            for name, digest in json.loads(pins.read_text()).items():
-                out[f"{module.__name__}/weights/{name}"] = digest
+            out.update(_files_sha256(given))
+        elif spec.bundled_pins is not None:
+            out.update(spec.bundled_pins(scale))
     return out
 
 
-def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet) -> dict[str, Any]:
+def weights_label(cfg: RunConfig, hashes: Mapping[str, str]) -> str:
+    """Which weights ran, for every row: ``bundled``, ``file:<sha256[:8]>`` of a user's
+    file or folder, ``none`` for parts without weights; ``model+estimator`` parts joined
+    with ``+`` where both have weights."""
+    import hashlib
+
+    labels = []
+    for spec, given in _parts(cfg):
+        if given is not None:
+            mine = sorted(v for k, v in hashes.items() if k.startswith(str(given)))
+            digest = mine[0] if len(mine) == 1 else hashlib.sha256(
+                "".join(mine).encode()).hexdigest()
+            labels.append(f"file:{digest[:8]}")
+        elif spec.weights_available is None:
+            labels.append("none")
+        else:
+            labels.append("bundled")
+    if len(labels) > 1 and labels[-1] == "none":
+        labels = labels[:-1]
+    return "+".join(labels)
+
+
+def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet, scorer: Scorer,
+                  run_id: str) -> dict[str, Any]:
     import torch
 
     from bsrbench import __version__
 
     plan = cfg.plan
+    hashes = weights_sha256(cfg, ts.settings.scale)
     return {
+        "run_id": run_id,
         "bsrbench_version": __version__,
         "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version,
                      "error": p.error} for p in registry.plugins],
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "device": cfg.device,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "command": cfg.command,
         "method": plan.label,
         "model": plan.model.name if plan.model else None,
         "estimator": plan.estimator.name if plan.estimator else None,
         "upper_bound": plan.uses_ground_truth,
+        "noise_known": plan.uses_noise_level,
         "kernel_conversion": plan.model.kernel_conversion if plan.model else None,
         "options": {k: dict(v) for k, v in plan.options.items()},
         "weights": str(cfg.weights) if cfg.weights else "bundled",
         "kernel_weights": (str(cfg.kernel_weights) if cfg.kernel_weights else "bundled")
         if plan.estimator else None,
-        "weights_sha256": _weights_sha256(cfg),
+        "weights_sha256": hashes,
+        "weights_label": weights_label(cfg, hashes),
         "convention": cfg.convention,
+        "metrics": scorer.describe(),
+        "batch_size": cfg.batch_size,
         "dataset": {"file": str(cfg.dataset), "label": ts.label,
                     "content_hash": ts.content_hash, **ts.attrs},
     }
-
-
-def _write_run_json(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
-    """Record this run in run.json (a list of runs: a resumed run appends itself)."""
-    path = cfg.out / "run.json"
-    runs: list[Any] = []
-    if path.is_file():
-        try:
-            loaded = json.loads(path.read_text())
-            runs = loaded.get("runs", []) if isinstance(loaded, dict) else []
-        except json.JSONDecodeError:
-            runs = []
-    runs.append(dict(meta))
-    _write_runs(path, runs)
-
-
-def _settings(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """What must not change when a run resumes into the same --out (weights by hash)."""
-    return {
-        "test set content": (meta.get("dataset") or {}).get("content_hash"),
-        "metric convention": meta.get("convention"),
-        "options": meta.get("options"),
-        "weights": sorted((meta.get("weights_sha256") or {}).values()),
-    }
-
-
-def _check_same_settings(cfg: RunConfig, meta: Mapping[str, Any]) -> None:
-    """Refuse to resume rows made with other settings under the same method and dataset
-    label (other noise, downsampler, HR folder of the same name, weights, options...):
-    their images would be skipped as done and the old numbers reported as new."""
-    path = cfg.out / "run.json"
-    try:
-        runs = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
-    except (json.JSONDecodeError, AttributeError):
-        return
-    def same_rows(m: Mapping[str, Any]) -> tuple[Any, ...]:  # what results.csv keys on
-        ds = m.get("dataset") or {}
-        return m.get("method"), ds.get("label"), ds.get("scale")
-
-    mine = _settings(meta)
-    for old in runs:
-        if not isinstance(old, dict) or same_rows(old) != same_rows(meta):
-            continue
-        theirs = _settings(old)
-        changed = [k for k in mine if theirs[k] not in (None, []) and theirs[k] != mine[k]]
-        if changed:
-            method, label, scale = same_rows(meta)
-            raise InputError(
-                f"{cfg.out} already has {method} on {label} x{scale} made with other "
-                f"{', '.join(changed)}: pass another --out, or delete {cfg.out} to start over")
-
-
-def _write_runs(path: Path, runs: list[Any]) -> None:
-    """Replace run.json in one step: a full disk never leaves it truncated (and with it the
-    record of every earlier run)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"runs": runs}, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def _to_device_batch(image: DatasetImage, idx: list[int], device: str) -> tuple[Any, Any, Any]:
@@ -217,30 +187,33 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _score_chunk(cfg: RunConfig, runnable: Any, ts: TestSet, image: DatasetImage,
-                 idx: list[int]) -> list[dict[str, Any]]:
-    """Run the method on LR images ``idx`` of ``image``; return rows for every step."""
+def _score_chunk(cfg: RunConfig, runnable: Any, scorer: Scorer, ts: TestSet,
+                 image: DatasetImage, idx: list[int]) -> tuple[list[dict[str, Any]], bool]:
+    """Run the method on LR images ``idx`` of ``image``; return rows for every step and
+    whether the true noise level reached the method."""
     import torch
 
     from bsrbench.interfaces import LRBatch
-    from bsrbench.kernels import kernel_psnr, resize_kernel
-    from bsrbench.metrics import score
 
+    plan = cfg.plan
     scale = ts.settings.scale
     lr, gt_kernels, noise = _to_device_batch(image, idx, cfg.device)
-    batch = LRBatch(lr=lr, scale=scale, noise=noise if bool((noise > 0).any()) else None,
-                    kernels=gt_kernels if cfg.plan.uses_ground_truth else None)
+    noisy = bool((noise > 0).any())
+    give_noise = noisy and plan.uses_noise_level and plan.method is not None
+    batch = LRBatch(lr=lr, scale=scale,
+                    # a composition hands these on to the parts that declare them
+                    noise=noise if (give_noise or (plan.method is None and noisy)) else None,
+                    kernels=gt_kernels if plan.uses_ground_truth else None)
     hr = torch.from_numpy(image.hr.copy()).permute(2, 0, 1)[None].to(cfg.device)
     want = (len(idx), 3, hr.shape[-2], hr.shape[-1])
     encode = getattr(runnable, "encode_kernel", None)
-    gt_codes = None
     rows: list[dict[str, Any]] = []
     elapsed = 0.0
     steps = runnable.run(batch)
     step_i = 0
     while True:
         t0 = time.perf_counter()
-        with torch.inference_mode():
+        with grad_mode(plan.needs_grad and plan.method is not None):
             step = next(steps, None)
         _sync(cfg.device)
         elapsed += time.perf_counter() - t0
@@ -250,24 +223,16 @@ def _score_chunk(cfg: RunConfig, runnable: Any, ts: TestSet, image: DatasetImage
             raise InputError(f"method returned SR of shape {tuple(step.sr.shape)}, "
                              f"expected {want}")
         with torch.inference_mode():
-            m = score(step.sr.float().clamp(0, 1), hr, scale=scale, convention=cfg.convention)
-            kpsnr = code_l2 = None
-            if step.kernel is not None and gt_kernels is not None:
-                est = step.kernel.float()
-                if est.shape[-1] != gt_kernels.shape[-1]:
-                    est = resize_kernel(est, gt_kernels.shape[-1])
-                kpsnr = kernel_psnr(est, gt_kernels).tolist()
-                if step.code is not None and encode is not None:
-                    if gt_codes is None:
-                        gt_codes = encode(gt_kernels)
-                    code_l2 = (step.code.float() - gt_codes.float()).norm(dim=1).tolist()
-        psnr, ssim = m["psnr"].tolist(), m["ssim"].tolist()
+            values = scorer.score(step.sr.detach().float().clamp(0, 1), hr)
+            kpsnr, code_l2 = kernel_errors(
+                None if step.kernel is None else step.kernel.detach(),
+                None if step.code is None else step.code.detach(), gt_kernels, encode)
         if cfg.save_images:
             _save_step(cfg, ts, image, idx, step_i, step)
         for j, k in enumerate(idx):
             rows.append({
                 "step": step_i, "is_final": False, "kernel_index": k,
-                "psnr": psnr[j], "ssim": ssim[j],
+                **{name: v[j] for name, v in values.items()},
                 "kernel_psnr": kpsnr[j] if kpsnr else None,
                 "code_l2": code_l2[j] if code_l2 else None,
                 "seconds": elapsed / len(idx),
@@ -277,12 +242,14 @@ def _score_chunk(cfg: RunConfig, runnable: Any, ts: TestSet, image: DatasetImage
         raise InputError("method yielded no steps")
     for row in rows[-len(idx):]:
         row["is_final"] = True
-    return rows
+    noise_known = noisy and plan.uses_noise_level
+    return rows, noise_known
 
 
 def _save_step(cfg: RunConfig, ts: TestSet, image: DatasetImage, idx: list[int], step_i: int,
                step: Any) -> None:
     import numpy as np
+    import torch
 
     from bsrbench.apply import kernel_to_image
     from bsrbench.images import write_png
@@ -292,93 +259,119 @@ def _save_step(cfg: RunConfig, ts: TestSet, image: DatasetImage, idx: list[int],
     if step_i == 0:
         write_png(image_dir(cfg.out, "hr", ts.label, s.scale) / f"{image.name}.png", image.hr)
         for k in idx:
-            stem = f"{image.name}_k{k}"
+            stem = lr_stem(image.name, k)
             write_png(image_dir(cfg.out, "lr", ts.label, s.scale) / f"{stem}.png", image.lr[k])
             if image.kernels is not None:
                 gdir = image_dir(cfg.out, "gt_kernel", ts.label, s.scale)
-                write_png(gdir / f"{stem}.png", kernel_to_image(_as_tensor(image.kernels[k])))
+                write_png(gdir / f"{stem}.png",
+                          kernel_to_image(torch.from_numpy(image.kernels[k].copy())))
                 np.save(gdir / f"{stem}.npy", image.kernels[k])
-    sr = quantize(step.sr.float().clamp(0, 1)).permute(0, 2, 3, 1).cpu().numpy()
+    sr = quantize(step.sr.detach().float().clamp(0, 1)).permute(0, 2, 3, 1).cpu().numpy()
     for j, k in enumerate(idx):
-        stem = f"{image.name}_k{k}_s{step_i}"
+        stem = step_stem(image.name, k, step_i)
         write_png(image_dir(cfg.out, "sr", ts.label, s.scale, label) / f"{stem}.png", sr[j])
         if step.kernel is not None:
             kdir = image_dir(cfg.out, "kernel", ts.label, s.scale, label)
-            write_png(kdir / f"{stem}.png", kernel_to_image(step.kernel[j]))
-            np.save(kdir / f"{stem}.npy", step.kernel[j].float().cpu().numpy())
+            kernel = step.kernel[j].detach()
+            write_png(kdir / f"{stem}.png", kernel_to_image(kernel))
+            np.save(kdir / f"{stem}.npy", kernel.float().cpu().numpy())
 
 
-def _as_tensor(arr: Any) -> Any:
-    import torch
-
-    return torch.from_numpy(arr.copy())
+def _row_params(image: DatasetImage, k: int) -> dict[str, Any]:
+    """Per-LR protocol parameters for the row (sigma, sigma2, theta, noise, jpeg, kernel
+    size), from the test set."""
+    params = getattr(image, "row_params", None)
+    if params is not None:
+        return dict(params(k))
+    p = image.params[k]
+    return {"sigma": p[0], "sigma2": p[1], "theta": p[2], "noise": p[3],
+            "kernel_size": None if image.kernels is None else image.kernels.shape[-1]}
 
 
 def run(cfg: RunConfig, registry: Registry) -> RunSummary:
     """Run ``cfg`` and append its rows to ``cfg.out/results.csv``.
 
     Already finished LR images (same method, dataset, scale, image and kernel) are skipped,
-    so rerunning the same command resumes. Returns a :class:`RunSummary`; failed images
-    have rows with ``error`` filled.
-    """
-    from bsrbench.metrics import CONVENTIONS
+    so rerunning the same command resumes; rows that do not parse are reported and
+    recomputed. Returns a :class:`RunSummary`; failed images have rows with ``error``
+    filled.
 
-    if cfg.convention not in CONVENTIONS:
-        raise InputError(f"unknown metric convention {cfg.convention!r}: "
-                         f"use one of {', '.join(CONVENTIONS)}")
+    Raises:
+        InputError: bad settings, a folder whose earlier rows were made with other
+            settings, a missing or corrupt run.json beside existing rows, a metric that
+            cannot run here; nothing in the run folder has changed then.
+    """
+    from bsrbench.device import exact_math
+
     if cfg.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {cfg.batch_size}")
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    results = ResultsFile(cfg.out / "results.csv")
-    summary = RunSummary(resumed_rows=results.kept, results=results.path)
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise InputError(f"--out {cfg.out} is a file: pass a folder for the run")
     plan = cfg.plan
+    metric_specs = select_metrics(registry, cfg.metrics)
+    results = ResultsFile(cfg.out / "results.csv", metrics=[m.name for m in metric_specs])
+    runlog = RunLog(cfg.out, has_rows=bool(results.table.rows))
+    summary = RunSummary(resumed_rows=results.kept, results=results.path,
+                         invalid=len(results.invalid))
+    for bad in results.invalid[:3]:
+        log.warning("%s line %d: %s; the image is recomputed", results.path, bad.line,
+                    bad.reason)
+    if len(results.invalid) > 3:
+        log.warning("... and %d more invalid rows", len(results.invalid) - 3)
     with TestSet(cfg.dataset) as ts:
         s = ts.settings
         if plan.uses_ground_truth and s.protocol == "bicubic":
             raise InputError("the oracle estimator needs ground-truth kernels and protocol "
                              "'bicubic' has none: use a blurred protocol such as gaussian8")
+        scorer = Scorer(metric_specs, convention=cfg.convention, scale=s.scale)
+        run_id = new_run_id()
+        meta = _run_metadata(cfg, registry, ts, scorer, run_id)
+        runlog.check_resume(meta, {r.get("run_id", "") for r in results.table.rows})
         base = {"method": plan.label, "dataset": ts.label, "scale": s.scale,
                 "model": plan.model.name if plan.model else plan.label,
                 "estimator": plan.estimator.name if plan.estimator else "",
+                "weights": meta["weights_label"],
                 "upper_bound": plan.uses_ground_truth, "downsampler": s.downsampler,
-                "convention": cfg.convention}
-        meta = _run_metadata(cfg, registry, ts)
-        _check_same_settings(cfg, meta)
+                "convention": cfg.convention, "run_id": run_id}
+        todo_by_image = {}
+        for name in ts.names:
+            n = ts.image(name).lr.shape[0]
+            todo = [k for k in range(n) if row_key({**base, "image": name,
+                                                    "kernel_index": k}) not in results.done]
+            summary.skipped += n - len(todo)
+            if todo:
+                todo_by_image[name] = todo
+        if not todo_by_image:
+            log.info("%s on %s x%d: every LR image is already done (%d rows kept)",
+                     plan.label, ts.label, s.scale, summary.resumed_rows)
+            return summary
+        exact_math(cfg.device)
+        runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
         meta["started"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_run_json(cfg, meta)
-        runnable = None
+        runlog.record(meta)  # only now: everything that can be checked has been
         with Progress(ts.n_lr, f"{plan.label} on {ts.label} x{s.scale}",
                       unit="LR", quiet=cfg.quiet) as bar:
-            for name in ts.names:
+            bar.skip(summary.skipped)
+            for name, todo in todo_by_image.items():
                 image = ts.image(name)
-                n = image.lr.shape[0]
-                todo = [k for k in range(n) if row_key({**base, "image": name,
-                                                        "kernel_index": k}) not in results.done]
-                bar.update(n - len(todo))
-                summary.skipped += n - len(todo)
                 for start in range(0, len(todo), cfg.batch_size):
                     idx = todo[start:start + cfg.batch_size]
-                    if runnable is None:
-                        runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
                     try:
-                        rows = _score_chunk(cfg, runnable, ts, image, idx)
+                        rows, noise_known = _score_chunk(cfg, runnable, scorer, ts, image, idx)
                     except Exception as exc:  # one image failing must not stop the run
                         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
                         log.error("%s failed on %s: %s", plan.label, name, msg)
                         rows = [{"step": 0, "is_final": True, "kernel_index": k, "error": msg}
                                 for k in idx]
+                        noise_known = False
                         summary.failed += len(idx)
                     for row in rows:
-                        k = row["kernel_index"]
-                        p = image.params[k]
-                        row.update(base, image=name, sigma=p[0], sigma2=p[1], theta=p[2],
-                                   noise=p[3])
+                        row.update(base, image=name, noise_known=noise_known,
+                                   **_row_params(image, row["kernel_index"]))
                     results.append(rows)
                     summary.rows += len(rows)
                     bar.update(len(idx))
     meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["failed_lr_images"] = summary.failed
-    runs = json.loads((cfg.out / "run.json").read_text())["runs"]
-    runs[-1] = meta
-    _write_runs(cfg.out / "run.json", runs)
+    runlog.record(meta)
     return summary

@@ -125,6 +125,9 @@ class MethodSpec(_Entry):
     options: tuple[OptionSpec, ...] = ()  # method-specific options with defaults
     # weights_available(scale) -> True/False; None when the method needs no weights
     weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+    # bundled_pins(scale) -> {file label: sha256} of the bundled weights this part loads
+    # (recorded in run.json); None when it has none
+    bundled_pins: Callable[[int], Mapping[str, str]] | None = field(default=None, repr=False)
     iterative: bool = False  # True when runs yield several steps (reports plot them)
     # True for methods that optimise per image (autograd): the runner runs them with grad
     # enabled instead of under inference_mode. Plugins never toggle grad modes themselves.
@@ -145,6 +148,9 @@ class ModelSpec(_Entry):
     kernel_conversion: str | None = None
     options: tuple[OptionSpec, ...] = ()
     weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+    # bundled_pins(scale) -> {file label: sha256} of the bundled weights this part loads
+    # (recorded in run.json); None when it has none
+    bundled_pins: Callable[[int], Mapping[str, str]] | None = field(default=None, repr=False)
     # True when restore() reads the known noise level (noise-aware models such as srmd):
     # the true level then reaches the model and its rows get noise_known.
     uses_noise_level: bool = False
@@ -161,6 +167,9 @@ class EstimatorSpec(_Entry):
     uses_ground_truth: bool = False
     options: tuple[OptionSpec, ...] = ()
     weights_available: Callable[[int], bool] | None = field(default=None, repr=False)
+    # bundled_pins(scale) -> {file label: sha256} of the bundled weights this part loads
+    # (recorded in run.json); None when it has none
+    bundled_pins: Callable[[int], Mapping[str, str]] | None = field(default=None, repr=False)
     iterative: bool = False
     needs_grad: bool = False  # per-image optimisation (zero-shot): run with grad enabled
     uses_noise_level: bool = False  # reads LRBatch.noise (the true level): rows noise_known

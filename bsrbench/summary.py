@@ -7,42 +7,29 @@ figure is computed here only under the name ``oracle best step`` and never as a 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load_frame", "oracle_best_step", "per_step_table", "summary_text"]
+__all__ = ["metric_columns", "oracle_best_step", "per_step_table", "summary_text"]
 
 GROUP = ["method", "dataset", "scale"]
 
 
-def load_frame(path: str | Path) -> pd.DataFrame:
-    """results.csv as a DataFrame with numeric columns typed (torn last line ignored)."""
-    import pandas as pd
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """The image-metric columns of a results frame (psnr, ssim, plugin metrics): every
+    column that is not one of bsrbench's fixed ones."""
+    from bsrbench.results import BASE_COLUMNS, TAIL_COLUMNS
 
-    from bsrbench.results import read_results
-
-    rows = read_results(path)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    for col in ("scale", "kernel_index", "step", "psnr", "ssim", "kernel_psnr", "code_l2",
-                "seconds", "sigma", "sigma2", "theta", "noise"):
-        if col in frame:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    for col in ("is_final", "upper_bound"):
-        if col in frame:
-            frame[col] = frame[col] == "True"
-    frame["error"] = frame.get("error", pd.Series(dtype=str)).fillna("")
-    return frame
+    fixed = set(BASE_COLUMNS) | set(TAIL_COLUMNS)
+    return [c for c in frame.columns if c not in fixed and frame[c].dtype.kind in "fi"]
 
 
 def per_step_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean PSNR/SSIM/kernel error per (method, dataset, scale, step) over scored rows."""
     ok = frame[frame["error"] == ""]
-    cols = [c for c in ("psnr", "ssim", "kernel_psnr", "code_l2", "seconds") if c in ok]
+    cols = [*metric_columns(ok), *(c for c in ("kernel_psnr", "code_l2", "seconds") if c in ok)]
     table = ok.groupby([*GROUP, "step"])[cols].mean()
     table["n"] = ok.groupby([*GROUP, "step"]).size()
     final = ok[ok["is_final"]].groupby(GROUP)["step"].max()
@@ -56,35 +43,56 @@ def oracle_best_step(frame: pd.DataFrame) -> pd.DataFrame:
     ok = frame[frame["error"] == ""]
     keys = [*GROUP, "image", "kernel_index"]
     best = ok.loc[ok.groupby(keys)["psnr"].idxmax()]
-    return best.groupby(GROUP)[["psnr", "ssim"]].mean().reset_index()
+    return best.groupby(GROUP)[metric_columns(ok)].mean().reset_index()
 
 
-def summary_text(frame: pd.DataFrame) -> str:
-    """The table printed at the end of a run: mean metrics per step, final step marked."""
+def _fmt(value: float, width: int) -> str:
+    if value != value:  # NaN
+        return f"{'-':>{width}}"
+    return f"{value:{width}.4f}" if abs(value) < 2 else f"{value:{width}.2f}"
+
+
+def summary_text(frame: pd.DataFrame, invalid: int = 0) -> str:
+    """The table printed at the end of a run: mean metrics per step, final step marked,
+    every metric column the run scored."""
     if frame.empty:
         return "no results"
     lines = []
     table = per_step_table(frame)
+    metrics = metric_columns(frame[frame["error"] == ""])
     for (method, dataset, scale), part in table.groupby(GROUP, sort=False):
-        upper = bool(frame.loc[frame["method"] == method, "upper_bound"].any())
-        tag = "  [upper bound: uses the ground-truth kernel]" if upper else ""
+        mine = frame[(frame["method"] == method) & (frame["dataset"] == dataset)
+                     & (frame["scale"] == scale)]
+        tags = []
+        if bool(mine["upper_bound"].any()):
+            tags.append("upper bound: uses the ground-truth kernel")
+        if "noise_known" in mine and bool(mine["noise_known"].any()):
+            tags.append("upper bound: the true noise level reached the method")
+        weights = sorted(set(mine["weights"].dropna())) if "weights" in mine else []
+        if weights and weights != [""]:
+            tags.insert(0, f"weights: {', '.join(weights)}")
+        tag = f"  [{'; '.join(tags)}]" if tags else ""
         lines.append(f"{method} on {dataset} x{int(scale)}{tag}")
-        lines.append(f"  {'step':>6} {'PSNR':>8} {'SSIM':>7} {'kernel PSNR':>12} "
-                     f"{'code L2':>8} {'s/img':>7} {'n':>4}")
+        heads = "".join(f" {m.upper() if m in ('psnr', 'ssim') else m:>9}" for m in metrics)
+        lines.append(f"  {'step':>6}{heads} {'kernel PSNR':>12} {'code L2':>8} {'s/img':>7} "
+                     f"{'n':>4}")
         for _, r in part.iterrows():
             mark = "final" if r["final"] else ""
+            vals = "".join(f" {_fmt(r[m], 9)}" for m in metrics)
             kp = f"{r['kernel_psnr']:12.2f}" if r.get("kernel_psnr") == r.get("kernel_psnr") \
                 else f"{'-':>12}"
             cl = f"{r['code_l2']:8.4f}" if r.get("code_l2") == r.get("code_l2") else f"{'-':>8}"
-            lines.append(f"  {int(r['step']):>6} {r['psnr']:8.2f} {r['ssim']:7.4f} {kp} {cl} "
+            lines.append(f"  {int(r['step']):>6}{vals} {kp} {cl} "
                          f"{r['seconds']:7.2f} {int(r['n']):>4}  {mark}")
-        if part["step"].nunique() > 1:
-            sub = frame[(frame["method"] == method) & (frame["dataset"] == dataset)
-                        & (frame["scale"] == scale)]
-            o = oracle_best_step(sub).iloc[0]
+        if part["step"].nunique() > 1 and "psnr" in metrics:
+            o = oracle_best_step(mine).iloc[0]
+            shown = " / ".join(_fmt(o[m], 0).strip() for m in metrics)
             lines.append(f"  oracle best step per image (chosen with the ground truth, "
-                         f"not a result): {o['psnr']:.2f} / {o['ssim']:.4f}")
+                         f"not a result): {shown}")
     failed = frame[frame["error"] != ""]
     if not failed.empty:
         lines.append(f"{len(failed)} LR images failed; see the error column of results.csv")
+    if invalid:
+        lines.append(f"{invalid} rows of results.csv did not parse: they were left out of "
+                     "these means and recomputed")
     return "\n".join(lines)

@@ -56,6 +56,7 @@ class SweepConfig:
     batch_size: int = 8
     cache_dir: Path | None = None
     save_images: bool = False
+    metrics: tuple[str, ...] | None = None  # --metrics; None: every default metric
     command: str = ""
 
     @classmethod
@@ -74,6 +75,8 @@ class SweepConfig:
         merged_opts.update(options)
         for key in ("methods", "datasets", "kernels", "hr"):
             values[key] = tuple(_split(values.get(key)))
+        if values.get("metrics") is not None:
+            values["metrics"] = tuple(_split(values["metrics"]))
         try:
             values["scales"] = tuple(int(s) for s in _split(values.get("scales")))
         except ValueError:
@@ -126,7 +129,7 @@ _TOML_TYPES: dict[str, Any] = {
     "scales": (int, str, list), "downsampler": str, "noise": (int, float), "seed": int,
     "device": str, "out": str, "weights": str, "kernel_weights": str, "iterations": int,
     "options": dict, "convention": str, "batch_size": int, "cache_dir": str,
-    "save_images": bool,
+    "save_images": bool, "metrics": _LIST,
 }
 
 
@@ -180,11 +183,17 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     """Run every combination of ``cfg`` into one run directory and write report.html."""
     from bsrbench.device import pick_device
     from bsrbench.metrics import CONVENTIONS
-    from bsrbench.summary import load_frame, summary_text
+    from bsrbench.results import load_frame, read_table
+    from bsrbench.scoring import select_metrics
+    from bsrbench.summary import summary_text
 
     if cfg.convention not in CONVENTIONS:
         raise InputError(f"unknown metric convention {cfg.convention!r}: "
                          f"use one of {', '.join(CONVENTIONS)}")
+    if cfg.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    for metric in select_metrics(registry, cfg.metrics):  # a metric may refuse: before work
+        metric.build()
     for flag, given in (("--weights", cfg.weights), ("--kernel-weights", cfg.kernel_weights)):
         if given is not None and not given.exists():
             raise InputError(f"{flag} {given} not found: pass an existing weights file or "
@@ -217,7 +226,9 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
                           "resume") from exc
     results = out / "results.csv"
     report = _write_report(out)
-    return SweepResult(results, summary_text(load_frame(results)), failed, report)
+    table = read_table(results)
+    text = summary_text(load_frame(table), invalid=len(table.unresolved()))
+    return SweepResult(results, text, failed, report)
 
 
 def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | None,
@@ -253,7 +264,8 @@ def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | 
                                     weights=cfg.weights, kernel_weights=cfg.kernel_weights,
                                     convention=cfg.convention,
                                     batch_size=cfg.batch_size, command=cfg.command,
-                                    quiet=quiet, save_images=cfg.save_images), registry)
+                                    quiet=quiet, save_images=cfg.save_images,
+                                    metrics=cfg.metrics), registry)
             failed += summary.failed
     return failed
 

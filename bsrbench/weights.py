@@ -16,7 +16,14 @@ from bsrbench.errors import WeightsError
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["PINS_FILE", "file_sha256", "load_state_dict", "pinned_sha256", "save_state_dict"]
+__all__ = [
+    "PINS_FILE",
+    "bundled_pins",
+    "file_sha256",
+    "load_state_dict",
+    "pinned_sha256",
+    "save_state_dict",
+]
 
 # A JSON object {file name: sha256} beside weights files pins their hashes (bundled weights).
 PINS_FILE = "sha256.json"
@@ -114,3 +121,16 @@ def save_state_dict(
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=dict(metadata or {}))
+
+
+def bundled_pins(folder: str | Path, names: list[str] | tuple[str, ...],
+                 label: str) -> dict[str, str]:
+    """``{label/name: sha256}`` for the bundled files ``names`` that ``folder``'s
+    ``sha256.json`` pins (files it does not pin are left out); for run.json."""
+    import json
+
+    pins = Path(folder) / PINS_FILE
+    if not pins.is_file():
+        return {}
+    table = json.loads(pins.read_text())
+    return {f"{label}/{n}": table[n] for n in names if n in table}

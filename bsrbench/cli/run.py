@@ -38,7 +38,8 @@ from bsrbench.cli.common import handle_errors, parse_options, registry, setup_lo
 @click.option("--kernel-weights", type=click.Path(path_type=Path), default=None,
               help="Weights file or folder of the --kernel estimator (default: bundled).")
 @click.option("--iterations", type=int, default=None,
-              help="Iterations of an iterative method (same as -O iterations=N).")
+              help="Sets the option 'iterations' of the parts that declare it (zero-shot "
+                   "estimators; same as -O iterations=N). IKC counts SR steps: -O steps=N.")
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE",
               help="Method-specific option (see `bsrbench methods`).")
 @click.option("--convention", default=None,
@@ -48,6 +49,9 @@ from bsrbench.cli.common import handle_errors, parse_options, registry, setup_lo
               help="Where generated test sets are cached (default ./datasets).")
 @click.option("--save-images", is_flag=True, default=None,
               help="Store HR, LR, every step's SR and kernels under OUT/images (for reports).")
+@click.option("--metrics", default=None,
+              help="Metrics to score, comma-separated (default: every default metric, "
+                   "psnr,ssim built in; plugins add more: bsrbench plugins).")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @handle_errors
@@ -86,7 +90,8 @@ def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: boo
               help="Weights of the method or model (default: bundled).")
 @click.option("--kernel-weights", type=click.Path(path_type=Path), default=None,
               help="Weights of the --kernel estimator (default: bundled).")
-@click.option("--iterations", type=int, default=None)
+@click.option("--iterations", type=int, default=None,
+              help="Same as -O iterations=N (zero-shot estimators); IKC: -O steps=N.")
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors

@@ -18,7 +18,9 @@ PAPER = ("Gu, Lu, Zuo, Dong, Blind Super-Resolution With Iterative Kernel Correc
          "CVPR 2019")
 LICENSE = "MIT (bsrbench implementation and bundled weights); official IKC code: none stated"
 SCALES = (2, 3, 4)
-ITERATIONS = OptionSpec("iterations", int, 7, "correction iterations t (the paper uses 7)")
+STEPS = OptionSpec("steps", int, 7,
+                   "SR images per LR as the official test_IKC.py counts them (its `step: 7`): "
+                   "the Predictor's, then steps-1 Corrector corrections")
 
 
 def _bundled(*parts: str) -> Any:
@@ -28,6 +30,18 @@ def _bundled(*parts: str) -> Any:
         return weights_available(scale, (*parts, "pca"))
 
     return available
+
+
+def _pins(*parts: str) -> Any:
+    def pins(scale: int) -> dict[str, str]:
+        from pathlib import Path
+
+        from bsrbench.weights import bundled_pins
+
+        names = [f"{p}_x{scale}.safetensors" for p in (*parts, "pca")]
+        return bundled_pins(Path(__file__).parent / "weights", names, "bsrbench_ikc/weights")
+
+    return pins
 
 
 def _factory(name: str) -> Any:
@@ -44,10 +58,10 @@ def _factory(name: str) -> Any:
 def bsrbench_methods() -> list[MethodSpec]:
     return [MethodSpec(
         name="ikc",
-        summary="IKC: Predictor, then t x (Corrector -> SFTMD); every step is scored",
+        summary="IKC: Predictor, then Corrector -> SFTMD; 7 SR steps as the official script",
         paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_method"),
-        options=(ITERATIONS,), weights_available=_bundled("sftmd", "predictor", "corrector"),
-        iterative=True,
+        options=(STEPS,), weights_available=_bundled("sftmd", "predictor", "corrector"),
+        bundled_pins=_pins("sftmd", "predictor", "corrector"), iterative=True,
     )]
 
 
@@ -57,7 +71,7 @@ def bsrbench_models() -> list[ModelSpec]:
         name="sftmd",
         summary="SFTMD: SRResNet with SFT layers driven by the kernel's PCA code (non-blind)",
         paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_sftmd"),
-        kernel_size=21, weights_available=_bundled("sftmd"),
+        kernel_size=21, weights_available=_bundled("sftmd"), bundled_pins=_pins("sftmd"),
     )]
 
 
@@ -69,13 +83,15 @@ def bsrbench_estimators() -> list[EstimatorSpec]:
             summary="IKC Predictor alone: one PCA-code estimate from the LR image",
             paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_predictor"),
             kernel_size=21, weights_available=_bundled("predictor"),
+            bundled_pins=_pins("predictor"),
         ),
         EstimatorSpec(
             name="ikc",
-            summary="IKC Predictor + t Corrector steps (with its own SFTMD); t+1 estimates",
+            summary="IKC Predictor + Corrector loop (with its own SFTMD); one estimate per step",
             paper=PAPER, license=LICENSE, scales=SCALES,
-            factory=_factory("build_ikc_estimator"), kernel_size=21, options=(ITERATIONS,),
+            factory=_factory("build_ikc_estimator"), kernel_size=21, options=(STEPS,),
             weights_available=_bundled("sftmd", "predictor", "corrector"), iterative=True,
+            bundled_pins=_pins("sftmd", "predictor", "corrector"),
         ),
     ]
 

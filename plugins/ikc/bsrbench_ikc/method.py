@@ -7,8 +7,13 @@ The test-time loop follows the official ``codes/test_IKC.py`` (FACTS.md, Appendi
   returns ``code + Δ``, which *is* the next code) and ``SR_i = SFTMD(LR, code_i)``, always
   from the original LR.
 
-Every step is yielded, so the runner scores all t + 1 of them; the official script's pick
-of the step with the best PSNR against the ground truth is an oracle and is not done here.
+The number of steps counts as the official script does: its ``step: 7``
+(``test_Corrector.yml``) saves seven SR images (the Predictor's, then six corrections) and
+runs one last Corrector whose output it never uses. bsrbench's option ``steps`` (default 7)
+is that count of SR images; every one is yielded and scored, and the unused last Corrector
+pass is not run. The official script's pick of the step with the best PSNR against the
+ground truth is an oracle and is not done here. The runner owns the grad mode (inference)
+and the exact-math switches.
 Classes take ready-made modules, so tests inject small random nets; the ``build_*``
 factories load real weights.
 """
@@ -21,7 +26,6 @@ from typing import TypeVar
 import torch
 from torch import Tensor
 
-from bsrbench.device import exact_math
 from bsrbench.errors import InputError
 from bsrbench.interfaces import KernelEstimate, LRBatch, Step
 from bsrbench.specs import BuildContext
@@ -35,7 +39,7 @@ from bsrbench_ikc.checkpoints import (
 from bsrbench_ikc.pca import KernelPCA, load_pca
 
 __all__ = [
-    "DEFAULT_ITERATIONS",
+    "DEFAULT_STEPS",
     "IKCEstimator",
     "IKCMethod",
     "PredictorEstimator",
@@ -46,7 +50,7 @@ __all__ = [
     "build_sftmd",
 ]
 
-DEFAULT_ITERATIONS = 7  # t in the paper and in test_IKC.py
+DEFAULT_STEPS = 7  # SR images per LR, as the official test_IKC.py's `step: 7` makes
 
 
 def _check_lr(lr: Tensor) -> None:
@@ -64,40 +68,36 @@ def _out(t: Tensor) -> Tensor:
     return t.to(torch.float32, copy=True)
 
 
-def _check_iterations(iterations: int) -> int:
-    if iterations < 0:
-        raise InputError(f"IKC iterations must be >= 0, got {iterations}")
-    return int(iterations)
+def _check_steps(steps: int) -> int:
+    if steps < 1:
+        raise InputError(f"IKC steps (SR images per LR) must be >= 1, got {steps}: "
+                         "-O steps=1 is the Predictor alone, the official script uses 7")
+    return int(steps)
 
 
 def _ikc_loop(
-    sftmd: SFTMD, predictor: Predictor, corrector: Corrector, lr: Tensor, iterations: int
+    sftmd: SFTMD, predictor: Predictor, corrector: Corrector, lr: Tensor, steps: int
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """Yield ``(sr, code)`` for steps 0..iterations.
-
-    Each step runs in its own ``inference_mode`` block that closes before the yield, so the
-    mode never leaks into the caller's code while the generator is suspended.
-    """
-    with torch.inference_mode():
-        code = predictor(lr)
-        sr = sftmd(lr, code)
+    """Yield ``(sr, code)`` for steps 0..steps-1 (the Predictor's, then corrections)."""
+    code = predictor(lr)
+    sr = sftmd(lr, code)
     yield sr, code
-    for _ in range(iterations):
-        with torch.inference_mode():
-            code = corrector(sr.float().clamp(0.0, 1.0), code)
-            sr = sftmd(lr, code)
+    for _ in range(steps - 1):
+        code = corrector(sr.float().clamp(0.0, 1.0), code)
+        sr = sftmd(lr, code)
         yield sr, code
 
 
 class IKCMethod:
-    """The blind IKC method: Predictor, then ``iterations`` Corrector steps (Method).
+    """The blind IKC method: Predictor, then ``steps - 1`` Corrector steps (Method).
 
     Args:
         sftmd: the SR network, for the run's scale.
         predictor: the initial code estimator.
         corrector: the code corrector.
         pca: the kernel code space the three were trained with.
-        iterations: Corrector steps t; runs yield t + 1 steps.
+        steps: SR images per LR (the official ``step``): the Predictor's, then
+            ``steps - 1`` Corrector corrections.
     """
 
     def __init__(
@@ -106,20 +106,20 @@ class IKCMethod:
         predictor: Predictor,
         corrector: Corrector,
         pca: KernelPCA,
-        iterations: int = DEFAULT_ITERATIONS,
+        steps: int = DEFAULT_STEPS,
     ) -> None:
         self.sftmd = sftmd.eval()
         self.predictor = predictor.eval()
         self.corrector = corrector.eval()
         self.pca = pca
-        self.iterations = _check_iterations(iterations)
+        self.steps = _check_steps(steps)
 
     def run(self, batch: LRBatch) -> Iterator[Step]:
         """Yield one Step per IKC step (SR, code and the decoded kernel estimate)."""
         _check_lr(batch.lr)
         if batch.scale != self.sftmd.scale:
             raise InputError(f"this IKC is ×{self.sftmd.scale}, the batch asks for ×{batch.scale}")
-        loop = _ikc_loop(self.sftmd, self.predictor, self.corrector, batch.lr, self.iterations)
+        loop = _ikc_loop(self.sftmd, self.predictor, self.corrector, batch.lr, self.steps)
         for sr, code in loop:
             code = _out(code)
             yield Step(sr=_out(sr), kernel=self.pca.decode(code), code=code)
@@ -136,25 +136,36 @@ class IKCMethod:
 
 
 class SFTMDModel:
-    """SFTMD as a non-blind model: ``restore(lr, kernel) = SFTMD(lr, encode(kernel))``.
+    """SFTMD as a non-blind model: ``SFTMD(lr, code)``.
 
-    IKC's SFTMD is trained noise-free, so a known noise level is not an input and is
-    ignored.
+    The code is the estimator's own when it lives in this model's PCA space
+    (``code_space``, e.g. ``ikc.predictor`` with the same PCA), else the PCA code of the
+    estimate's kernel. IKC's SFTMD is trained noise-free, so a known noise level is not an
+    input and is ignored.
     """
 
     def __init__(self, sftmd: SFTMD, pca: KernelPCA) -> None:
         self.sftmd = sftmd.eval()
         self.pca = pca
         self.kernel_size = pca.kernel_size
+        self.code_space = pca.space
 
-    def restore(self, lr: Tensor, kernel: Tensor, noise: Tensor | None = None) -> Tensor:
-        """Return SR ``(B, 3, s*h, s*w)`` for LR ``(B, 3, h, w)`` and kernels ``(B, 21, 21)``."""
+    def restore(self, lr: Tensor, estimate: KernelEstimate | Tensor,
+                noise: Tensor | None = None) -> Tensor:
+        """Return SR ``(B, 3, s*h, s*w)`` for LR ``(B, 3, h, w)`` and an estimate whose
+        code (same space) or kernel ``(B, 21, 21)`` drives the network (a bare kernel
+        tensor is accepted too, for direct calls)."""
         _check_lr(lr)
-        if kernel.shape[0] != lr.shape[0]:
-            raise InputError(f"got {lr.shape[0]} LR images but {kernel.shape[0]} kernels")
-        with torch.inference_mode():
-            sr = self.sftmd(lr, self.pca.encode(kernel))
-        return _out(sr)
+        if not isinstance(estimate, KernelEstimate):
+            estimate = KernelEstimate(kernel=estimate)
+        if estimate.kernel.shape[0] != lr.shape[0]:
+            raise InputError(f"got {lr.shape[0]} LR images but {estimate.kernel.shape[0]} "
+                             "kernels")
+        if estimate.code is not None and estimate.space == self.code_space:
+            code = estimate.code
+        else:
+            code = self.pca.encode(estimate.kernel)
+        return _out(self.sftmd(lr, code))
 
     def encode_kernel(self, kernel: Tensor) -> Tensor:
         """Codes of kernels (KernelCoder)."""
@@ -176,10 +187,8 @@ class PredictorEstimator:
     def estimate(self, batch: LRBatch) -> Iterator[KernelEstimate]:
         """Yield the Predictor's estimate for each image of ``batch``."""
         _check_lr(batch.lr)
-        with torch.inference_mode():
-            code = self.predictor(batch.lr)
-        code = _out(code)
-        yield KernelEstimate(kernel=self.pca.decode(code), code=code)
+        code = _out(self.predictor(batch.lr))
+        yield KernelEstimate(kernel=self.pca.decode(code), code=code, space=self.pca.space)
 
     def encode_kernel(self, kernel: Tensor) -> Tensor:
         """Codes of kernels (KernelCoder)."""
@@ -192,7 +201,7 @@ class PredictorEstimator:
 
 
 class IKCEstimator(IKCMethod):
-    """The full IKC loop as a kernel estimator: yields t + 1 estimates.
+    """The full IKC loop as a kernel estimator: one estimate per step (``steps``).
 
     It runs its own SFTMD internally (the Corrector needs SR images); composing it with
     another non-blind model then restores the LR once per estimate. Same constructor as
@@ -202,28 +211,27 @@ class IKCEstimator(IKCMethod):
     def estimate(self, batch: LRBatch) -> Iterator[KernelEstimate]:
         """Yield the kernel estimate of every IKC step, last one best."""
         for step in self.run(batch):
-            yield KernelEstimate(kernel=step.kernel, code=step.code)
+            yield KernelEstimate(kernel=step.kernel, code=step.code, space=self.pca.space)
 
 
 # ---------------------------------------------------------------------------- factories
 
 
-def _iterations(ctx: BuildContext) -> int:
-    return _check_iterations(ctx.options.get("iterations", DEFAULT_ITERATIONS))
+def _steps(ctx: BuildContext) -> int:
+    return _check_steps(ctx.options.get("steps", DEFAULT_STEPS))
 
 
 _Loop = TypeVar("_Loop", bound=IKCMethod)
 
 
 def _build_loop(cls: type[_Loop], ctx: BuildContext) -> _Loop:
-    exact_math(ctx.device)
     paths = resolve_weights(ctx.weights, ctx.scale)
     loop = cls(
         load_sftmd(paths.sftmd, ctx.scale),
         load_predictor(paths.predictor),
         load_corrector(paths.corrector),
         load_pca(paths.pca),
-        _iterations(ctx),
+        _steps(ctx),
     )
     return loop.to(ctx.device)
 
@@ -235,19 +243,17 @@ def build_method(ctx: BuildContext) -> IKCMethod:
 
 def build_sftmd(ctx: BuildContext) -> SFTMDModel:
     """Factory of the ``sftmd`` non-blind model (needs the SFTMD and the PCA)."""
-    exact_math(ctx.device)
     paths = resolve_weights(ctx.weights, ctx.scale, ("sftmd", "pca"))
     return SFTMDModel(load_sftmd(paths.sftmd, ctx.scale), load_pca(paths.pca)).to(ctx.device)
 
 
 def build_predictor(ctx: BuildContext) -> PredictorEstimator:
     """Factory of the ``ikc.predictor`` estimator (needs the Predictor and the PCA)."""
-    exact_math(ctx.device)
     paths = resolve_weights(ctx.weights, ctx.scale, ("predictor", "pca"))
     estimator = PredictorEstimator(load_predictor(paths.predictor), load_pca(paths.pca))
     return estimator.to(ctx.device)
 
 
 def build_ikc_estimator(ctx: BuildContext) -> IKCEstimator:
-    """Factory of the ``ikc`` estimator: the full loop, yielding t + 1 estimates."""
+    """Factory of the ``ikc`` estimator: the full loop, one estimate per SR step."""
     return _build_loop(IKCEstimator, ctx)

@@ -28,6 +28,7 @@ uses the paper's ranges [0.2, 2.0] and [0.2, 3.0] (:data:`SIGMA_RANGE`).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,9 @@ class KernelPCA:
         p = self.matrix.double()
         m = self.mean.double()
         self._mean_perp = (m - p @ (p.T @ m)).float()
+        # The code space's name: codes are interchangeable only under the same matrix.
+        self.space = "ikc-pca:" + hashlib.sha256(
+            self.matrix.cpu().numpy().tobytes()).hexdigest()[:12]
 
     def encode(self, kernels: Tensor) -> Tensor:
         """Map kernels ``(B, k, k)`` to codes ``(B, d)``: ``kernel.flatten() @ P``.

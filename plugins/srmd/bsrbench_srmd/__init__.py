@@ -27,6 +27,18 @@ def _bundled(variant: str) -> Any:
     return partial(weights_available, variant=variant)
 
 
+def _pins(variant: str) -> Any:
+    def pins(scale: int) -> dict[str, str]:
+        from pathlib import Path
+
+        from bsrbench.weights import bundled_pins
+
+        return bundled_pins(Path(__file__).parent / "weights",
+                            [f"{variant}_x{scale}.safetensors"], "bsrbench_srmd/weights")
+
+    return pins
+
+
 def _factory(name: str) -> Any:
     def build(ctx: Any) -> Any:
         from bsrbench_srmd import model
@@ -45,13 +57,14 @@ def bsrbench_models() -> list[ModelSpec]:
             summary="SRMD, noise-aware (LR + 15 kernel PCA channels + noise level)",
             paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_srmd"),
             kernel_size=15, kernel_conversion="center-crop", weights_available=_bundled("srmd"),
+            bundled_pins=_pins("srmd"), uses_noise_level=True,
         ),
         ModelSpec(
             name="srmdnf",
             summary="SRMD, noise-free variant (LR + 15 kernel PCA channels)",
             paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_srmdnf"),
             kernel_size=15, kernel_conversion="center-crop",
-            weights_available=_bundled("srmdnf"),
+            weights_available=_bundled("srmdnf"), bundled_pins=_pins("srmdnf"),
         ),
     ]
 

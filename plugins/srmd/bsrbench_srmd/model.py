@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from bsrbench.device import exact_math
 from bsrbench.errors import InputError, WeightsError
+from bsrbench.interfaces import KernelEstimate
 from bsrbench.kernels import check_kernel
 from bsrbench.specs import BuildContext
 from bsrbench.weights import load_state_dict
@@ -68,18 +68,21 @@ class SRMDModel:
         self.net, self.pca, self.noise_aware = net, pca, noise_aware
         self.scale = net.scale
 
-    def restore(self, lr: Tensor, kernel: Tensor, noise: Tensor | None = None) -> Tensor:
+    def restore(self, lr: Tensor, estimate: KernelEstimate | Tensor,
+                noise: Tensor | None = None) -> Tensor:
         """Return the raw SR ``(B, 3, s*h, s*w)`` for LR ``(B, 3, h, w)`` and kernels.
 
         Args:
             lr: float LR images in [0, 1].
-            kernel: (B, 15, 15) kernels, each summing to 1.
+            estimate: the estimator's output; its ``kernel`` (B, 15, 15), each summing
+                to 1, is used (a bare kernel tensor is accepted too, for direct calls).
             noise: (B,) noise std in 0..255 units. Noise-free models ignore it; noise-aware
                 ones treat None as 0.
 
         Raises:
             InputError: Bad shapes, a kernel that is not 15×15 or does not sum to 1.
         """
+        kernel = estimate.kernel if isinstance(estimate, KernelEstimate) else estimate
         if lr.dim() != 4 or lr.shape[1] != 3 or not lr.is_floating_point():
             raise InputError(
                 f"SRMD needs float LR images (B, 3, h, w), got {lr.dtype} {tuple(lr.shape)}"
@@ -99,8 +102,7 @@ class SRMDModel:
             vector = degradation_vector(kernel, self.pca)
         device = next(self.net.parameters()).device
         x = network_input(lr.to(device=device, dtype=torch.float32), vector)
-        with torch.no_grad():
-            return self.net(x)
+        return self.net(x)
 
 
 def check_state_dict(
@@ -171,7 +173,6 @@ def build_srmdnf(ctx: BuildContext) -> SRMDModel:
 def _build(ctx: BuildContext, variant: str) -> SRMDModel:
     scale = check_scale(ctx.scale)
     net = load_network(find_weights(ctx.weights, scale, variant), scale, variant)
-    exact_math(ctx.device)
     return SRMDModel(net.to(ctx.device), load_pca(), noise_aware=variant == "srmd")
 
 

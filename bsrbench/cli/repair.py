@@ -1,0 +1,26 @@
+"""``bsrbench repair RUN_DIR``: rebuild a missing or corrupt run.json from results.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bsrbench.cli.common import handle_errors
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@handle_errors
+def repair(run_dir: Path) -> None:
+    """Rebuild RUN_DIR/run.json from RUN_DIR/results.csv (a corrupt one is kept as
+    run.json.corrupt) and say what could not be recovered."""
+    from bsrbench.results import repair as rebuild
+
+    path, lost = rebuild(run_dir)
+    click.echo(f"rebuilt {path} from results.csv; not recovered: {', '.join(lost)} "
+               "(a resumed run cannot check those)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(repair)

@@ -1,0 +1,60 @@
+"""A run folder's stored results: the only package that reads or writes them.
+
+- :mod:`~bsrbench.results.schema`: the columns of results.csv;
+- :mod:`~bsrbench.results.table`: the one reader/writer of results.csv (append-only,
+  invalid rows reported, later runs supersede earlier rows of the same LR image);
+- :mod:`~bsrbench.results.provenance`: run.json, the record of every run;
+- :mod:`~bsrbench.results.layout`: where files live in a run folder.
+
+The runner, the summary, the report and ``compare`` all read through here. This package
+imports neither the runner nor the report.
+"""
+
+from __future__ import annotations
+
+from bsrbench.results.layout import IMAGES, REPORT, RESULTS, image_dir, lr_stem, step_stem
+from bsrbench.results.provenance import (
+    RUN_JSON,
+    RunLog,
+    git_commit,
+    new_run_id,
+    repair,
+    resume_settings,
+)
+from bsrbench.results.schema import (
+    BASE_COLUMNS,
+    FLAG_COLUMNS,
+    KEY,
+    NUMERIC_COLUMNS,
+    TAIL_COLUMNS,
+    columns_for,
+    row_key,
+)
+from bsrbench.results.table import InvalidRow, ResultsFile, ResultsTable, load_frame, read_table
+
+__all__ = [
+    "BASE_COLUMNS",
+    "FLAG_COLUMNS",
+    "IMAGES",
+    "KEY",
+    "NUMERIC_COLUMNS",
+    "REPORT",
+    "RESULTS",
+    "RUN_JSON",
+    "TAIL_COLUMNS",
+    "InvalidRow",
+    "ResultsFile",
+    "ResultsTable",
+    "RunLog",
+    "columns_for",
+    "git_commit",
+    "image_dir",
+    "load_frame",
+    "lr_stem",
+    "new_run_id",
+    "read_table",
+    "repair",
+    "resume_settings",
+    "row_key",
+    "step_stem",
+]

@@ -1,0 +1,278 @@
+"""The one reader and writer of results.csv.
+
+The file is append-only history. Rows are appended one chunk of LR images at a time in a
+single write, flushed to disk, so an interrupted run leaves a valid CSV (at worst a torn last
+line, which readers ignore). Opening a file never changes it: nothing is written until a run
+appends its first rows. The file is replaced (atomically) only to add a column a run needs,
+and then every row and every column a user added is kept.
+
+Reading resolves the history: for each LR image (:data:`~bsrbench.results.schema.KEY`) the
+rows of the last run that wrote it stand (``run_id``), so a recomputed image supersedes an
+earlier error or invalid row without deleting it. Rows that do not parse (a non-numeric
+metric, a missing step) are *invalid*: reported, never averaged over, and recomputed by the
+next run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bsrbench.errors import InputError
+from bsrbench.results.schema import (
+    BASE_COLUMNS,
+    FLAG_COLUMNS,
+    INT_COLUMNS,
+    KEY,
+    NUMERIC_COLUMNS,
+    TAIL_COLUMNS,
+    columns_for,
+    format_value,
+    row_key,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["InvalidRow", "ResultsFile", "ResultsTable", "load_frame", "read_table"]
+
+_NUMPY_REPR = re.compile(r"^np\.\w+\((.*)\)$")  # "np.float64(1.8)" written by numpy 2 reprs
+_REQUIRED = (*KEY, "step", "is_final")
+
+
+@dataclass(frozen=True)
+class InvalidRow:
+    """A complete line of results.csv that cannot be used, and why."""
+
+    line: int  # 1-based line number in the file (the header is line 1)
+    key: tuple[str, ...]  # its LR image identity (may hold '' parts)
+    reason: str
+    run_id: str = ""  # the run that wrote it
+
+
+@dataclass
+class ResultsTable:
+    """A parsed results.csv: its header, every complete row (strings), and the verdicts."""
+
+    path: Path
+    header: list[str] = field(default_factory=list)
+    rows: list[dict[str, str]] = field(default_factory=list)  # every complete row, in order
+    invalid: list[InvalidRow] = field(default_factory=list)
+    torn: bool = False  # the file ends in a partial line (an interrupted write)
+
+    @property
+    def metric_columns(self) -> list[str]:
+        """Columns that are neither bsrbench's fixed ones: metrics and a user's additions."""
+        fixed = set(BASE_COLUMNS) | set(TAIL_COLUMNS)
+        return [c for c in self.header if c not in fixed]
+
+    def _last_runs(self) -> dict[tuple[str, ...], str]:
+        last_run: dict[tuple[str, ...], str] = {}
+        for row in self.rows:
+            last_run[row_key(row)] = row.get("run_id", "")
+        return last_run
+
+    def unresolved(self) -> list[InvalidRow]:
+        """Invalid rows no later run has recomputed (their images are left out)."""
+        last_run = self._last_runs()
+        return [r for r in self.invalid if last_run.get(r.key) == r.run_id]
+
+    def current(self) -> list[dict[str, str]]:
+        """The rows that stand: per LR image, the rows of the last run that wrote it, with
+        invalid rows (and the images they belong to) left out."""
+        last_run = self._last_runs()
+        bad = {r.key for r in self.unresolved()}
+        return [r for r in self.rows if row_key(r) not in bad
+                and r.get("run_id", "") == last_run[row_key(r)]]
+
+    def done(self) -> set[tuple[str, ...]]:
+        """LR images finished without error (their final step stands): a rerun skips them."""
+        current = self.current()
+        failed = {row_key(r) for r in current if r.get("error")}
+        return {row_key(r) for r in current if r.get("is_final") == "True"} - failed
+
+
+def _flag(value: str) -> str:
+    return "True" if str(value).strip().lower() in ("true", "1", "yes") else "False"
+
+
+def _number(value: str) -> float | None:
+    """A cell as a float (numpy reprs accepted), None when empty; ValueError otherwise."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    m = _NUMPY_REPR.match(text)
+    return float(m.group(1) if m else text)
+
+
+def _check_row(row: dict[str, str], metrics: Sequence[str]) -> str | None:
+    """Why a row cannot be used, or None."""
+    for col in KEY:
+        if not (row.get(col) or "").strip():
+            return f"empty {col}"
+    for col in INT_COLUMNS:
+        try:
+            value = _number(row.get(col, ""))
+        except ValueError:
+            return f"{col} {row.get(col)!r} is not a number"
+        if value is None or value != int(value) or value < 0:
+            return f"{col} {row.get(col)!r} is not a non-negative integer"
+    if row.get("error"):
+        return None
+    for col in (*metrics, *(c for c in NUMERIC_COLUMNS if c not in INT_COLUMNS)):
+        try:
+            value = _number(row.get(col, ""))
+        except ValueError:
+            return f"{col} {row.get(col)!r} is not a number"
+        if col in metrics and (value is None or math.isnan(value)):
+            return f"{col} is empty on a row without an error"
+    return None
+
+
+def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> ResultsTable:
+    """Parse a results.csv (a missing file is an empty table).
+
+    Args:
+        path: the file.
+        metrics: the metric columns a row without an error must have numbers in (default:
+            ``psnr`` and ``ssim`` where the header has them; a run passes the metrics it
+            scores).
+
+    Raises:
+        InputError: the path is a folder, unreadable, or not a bsrbench results file.
+    """
+    path = Path(path)
+    table = ResultsTable(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a results file: pass another --out")
+    if not path.exists():
+        return table
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path} ({exc}): check the file or pass another "
+                         "--out") from None
+    if text and not text.endswith("\n"):
+        table.torn = True
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text))
+    table.header = list(reader.fieldnames or [])
+    if not table.header and not text.strip():
+        return table
+    missing = [c for c in _REQUIRED if c not in table.header]
+    if missing:
+        raise InputError(f"{path} is not a bsrbench results file (no column "
+                         f"{', '.join(missing)}): pass another --out")
+    required = tuple(metrics) if metrics is not None else tuple(
+        c for c in ("psnr", "ssim") if c in table.header)
+    for i, row in enumerate(reader, start=2):
+        row = {k: (v if v is not None else "") for k, v in row.items() if k is not None}
+        for col in FLAG_COLUMNS:
+            if col in row:
+                row[col] = _flag(row[col])
+        table.rows.append(row)
+        reason = _check_row(row, [m for m in required if m in table.header])
+        if reason:
+            table.invalid.append(InvalidRow(i, row_key({k: row.get(k, "") for k in KEY}),
+                                            reason, row.get("run_id", "")))
+    return table
+
+
+def load_frame(source: str | Path | ResultsTable) -> pd.DataFrame:
+    """The rows that stand (see :meth:`ResultsTable.current`) as a typed DataFrame:
+    numbers as floats (ints for scale, kernel index and step), flags as bools, ``error``
+    as '' when empty. Unknown columns are kept, numeric where they parse."""
+    import pandas as pd
+
+    table = source if isinstance(source, ResultsTable) else read_table(source)
+    frame = pd.DataFrame(table.current(), dtype=str)
+    if frame.empty:
+        return frame
+    numeric = [*NUMERIC_COLUMNS, *table.metric_columns]
+    for col in numeric:
+        if col in frame:
+            clean = frame[col].fillna("").str.replace(_NUMPY_REPR, r"\1", regex=True)
+            frame[col] = pd.to_numeric(clean, errors="coerce")
+    for col in INT_COLUMNS:
+        if col in frame:
+            frame[col] = frame[col].astype("int64")
+    for col in FLAG_COLUMNS:
+        frame[col] = frame[col] == "True" if col in frame else False
+    frame["error"] = frame["error"].fillna("") if "error" in frame else ""
+    return frame
+
+
+class ResultsFile:
+    """results.csv of one run folder, for a run that appends to it.
+
+    Opening reads and checks the file and changes nothing. The first :meth:`append` makes
+    the file ready: it writes the header of a new file, cuts a torn last line (the remains
+    of an interrupted write), and when the file lacks a column this run needs (a metric,
+    ``run_id`` in an older file) replaces it atomically with every row and column kept.
+    """
+
+    def __init__(self, path: str | Path, metrics: Sequence[str] = ("psnr", "ssim")) -> None:
+        self.path = Path(path)
+        self.metrics = tuple(metrics)
+        self.table = read_table(self.path, self.metrics)
+        self.done = self.table.done()
+        self.kept = sum(1 for r in self.table.current() if row_key(r) in self.done)
+        self.invalid = self.table.unresolved()
+        self._ready = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.table.header:
+            have = tuple(self.table.header)
+            extra = tuple(c for c in columns_for(self.metrics) if c not in have)
+            return (*have, *extra)
+        return columns_for(self.metrics)
+
+    def _prepare(self) -> None:
+        cols = self.columns
+        if self.table.header and list(cols) == self.table.header and not self.table.torn:
+            self._ready = True
+            return
+        if self.table.header and list(cols) == self.table.header:  # only a torn tail
+            with open(self.path, "r+b") as f:
+                data = f.read()
+                f.truncate(data.rfind(b"\n") + 1)
+            self._ready = True
+            return
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.table.rows)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                f.write(buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.table.header = list(cols)
+        self._ready = True
+
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Append rows in one write and flush them to disk."""
+        if not self._ready:
+            self._prepare()
+        cols = self.columns
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for row in rows:
+            writer.writerow([format_value(row.get(c)) for c in cols])
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
