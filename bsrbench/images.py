@@ -25,6 +25,7 @@ __all__ = [
     "list_image_files",
     "load_hr_set",
     "read_image",
+    "to_uint8_16bit",
     "write_png",
 ]
 
@@ -51,13 +52,82 @@ class HRImage:
         return self.pixels.shape[2] == 1
 
 
+def to_uint8_16bit(arr: np.ndarray) -> np.ndarray:
+    """16-bit samples to 8 bits by ``round(x / 257)`` (65535 -> 255 exactly).
+
+    This is MATLAB's ``im2uint8`` for uint16 input, the conversion behind the MATLAB-made
+    SR test sets; it is applied identically to HR folders (``run``) and ``sr`` inputs,
+    both of which read through :func:`read_image`. Ties cannot occur (x/257 is never .5).
+    """
+    return np.floor(arr.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
+
+
+def _png_16bit_colour(path: Path) -> np.ndarray | None:
+    """Decode a 16-bit RGB(A)/grey+alpha PNG, which Pillow truncates to 8 bits; None when
+    the file is not such a PNG (Pillow then reads it)."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    width, height, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    channels = {2: 3, 6: 4, 4: 2}.get(ctype)
+    if depth != 16 or channels is None:
+        return None
+    if interlace:
+        raise InputError(f"{path} is an interlaced 16-bit PNG: save it non-interlaced")
+    chunks, pos = [], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8:pos + 8 + length])
+        pos += 12 + length
+    try:
+        raw = np.frombuffer(zlib.decompress(b"".join(chunks)), dtype=np.uint8)
+    except zlib.error as exc:
+        raise InputError(f"{path} is not a readable image ({exc})") from None
+    bpp, stride = 2 * channels, 2 * channels * width
+    if raw.size != height * (stride + 1):
+        raise InputError(f"{path} is not a readable image (truncated PNG data)")
+    rows = raw.reshape(height, stride + 1)
+    out = np.zeros((height, stride), dtype=np.uint8)
+    prev = [0] * stride
+    for y in range(height):
+        kind, line = int(rows[y, 0]), rows[y, 1:].tolist()
+        if kind in (0, 2):
+            cur = [(v + (prev[x] if kind == 2 else 0)) % 256 for x, v in enumerate(line)]
+        else:  # sub, average, paeth depend on the reconstructed left byte: sequential
+            cur = [0] * stride
+            for x in range(stride):
+                a = cur[x - bpp] if x >= bpp else 0
+                b, c = prev[x], (prev[x - bpp] if x >= bpp else 0)
+                if kind == 1:
+                    pred = a
+                elif kind == 3:
+                    pred = (a + b) // 2
+                else:
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                cur[x] = (line[x] + pred) % 256
+        out[y], prev = cur, cur
+    samples = out.view(">u2").reshape(height, width, channels).astype(np.uint16)
+    if channels in (2, 4):
+        log.warning("%s: alpha channel dropped", path)
+        samples = samples[:, :, :channels - 1]
+    return to_uint8_16bit(samples)
+
+
 def _from_pil(img: object, source: str) -> np.ndarray:
     mode = img.mode  # type: ignore[attr-defined]
-    if mode in {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"} or mode.startswith("I;16"):
-        raise InputError(
-            f"{source} is a {mode} (16-bit or float) image; bsrbench scores 8-bit images: "
-            "convert it to 8-bit PNG first"
-        )
+    if mode in {"F", "I"} or mode.startswith("I;16"):
+        arr = np.asarray(img)  # type: ignore[call-overload]
+        if mode == "F" or arr.min() < 0 or arr.max() > 65535:
+            raise InputError(f"{source} is a {mode} (float or 32-bit) image; bsrbench scores "
+                             "8-bit images: convert it to an 8- or 16-bit PNG first")
+        return np.ascontiguousarray(to_uint8_16bit(arr)[:, :, None])
     if mode in {"RGBA", "LA", "PA"} or (mode == "P" and "transparency" in img.info):
         log.warning("%s: alpha channel dropped", source)
     if mode in {"L", "LA", "1"}:
@@ -68,11 +138,19 @@ def _from_pil(img: object, source: str) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> HRImage:
-    """Read an 8-bit image file; alpha is dropped with a warning, 16-bit is an error."""
+    """Read an image file as 8 bits; alpha is dropped with a warning.
+
+    16-bit images (grey, RGB, with alpha) are scaled to 8 bits by :func:`to_uint8_16bit`
+    (``round(x/257)``); Pillow alone would truncate 16-bit colour PNGs to their high byte.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
+        if path.suffix.lower() == ".png":
+            colour16 = _png_16bit_colour(path)
+            if colour16 is not None:
+                return HRImage(path.stem, np.ascontiguousarray(colour16))
         with Image.open(path) as img:
             pixels = _from_pil(img, str(path))
     except FileNotFoundError:

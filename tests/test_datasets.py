@@ -101,7 +101,7 @@ def test_dataset_errors_are_clear(registry, hr_dir, tmp_path):
         TestSet(junk)
 
 
-def test_images_alpha_dropped_and_16bit_rejected(tmp_path, caplog):
+def test_images_alpha_dropped_16bit_scaled_float_rejected(tmp_path, caplog):
     from PIL import Image
 
     rgba = np.zeros((8, 8, 4), np.uint8)
@@ -110,9 +110,13 @@ def test_images_alpha_dropped_and_16bit_rejected(tmp_path, caplog):
     im = read_image(tmp_path / "a.png")
     assert im.pixels.shape == (8, 8, 3)
     assert "alpha channel dropped" in caplog.text
-    Image.fromarray(np.zeros((8, 8), np.uint16)).save(tmp_path / "b.png")
-    with pytest.raises(InputError, match="16-bit"):
-        read_image(tmp_path / "b.png")
+    grey16 = np.full((8, 8), 257 * 200 + 129, np.uint16)  # 200.5x -> 201 by round(x/257)
+    Image.fromarray(grey16).save(tmp_path / "b.png")
+    im16 = read_image(tmp_path / "b.png")
+    assert im16.grey and int(im16.pixels[0, 0, 0]) == 201
+    Image.fromarray(np.zeros((8, 8), np.float32)).save(tmp_path / "f.tif")
+    with pytest.raises(InputError, match="float or 32-bit"):
+        read_image(tmp_path / "f.tif")
     (tmp_path / "c.png").write_bytes(b"junk")
     with pytest.raises(InputError, match="not a readable image"):
         read_image(tmp_path / "c.png")

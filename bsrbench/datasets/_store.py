@@ -186,7 +186,8 @@ def _probe(path: Path) -> None:
     import sys
 
     code = ("import h5py,sys\nwith h5py.File(sys.argv[1],'r') as f:\n"
-            " [f['images'][n]['lr'].shape for n in f['images']]\n")
+            " dict(f.attrs)\n"
+            " f.visititems(lambda n,o: o[()] if isinstance(o,h5py.Dataset) else None)\n")
     try:
         proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                               timeout=PROBE_TIMEOUT_S)
