@@ -1,7 +1,10 @@
 """FKP (Liang et al., CVPR 2021): USRNet, the flow kernel prior and zero-shot estimators.
 
 Built-in plugin, registered through the ``bsrbench`` entry-point group. It provides the
-non-blind model ``usrnet`` (KAIR's USRNet-tiny as released inside the FKP repository).
+non-blind model ``usrnet`` (KAIR's USRNet-tiny as released inside the FKP repository) and
+the zero-shot kernel estimators ``dipfkp`` (DIP + flow kernel prior), which optimise
+every LR image on its own (``needs_grad``) and report the kernel every ``step_every``
+iterations.
 Weights are the FKP authors' releases converted to safetensors (``weights/MODEL_CARD.md``).
 Torch and the networks load lazily inside the factories.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bsrbench import ModelSpec, hookimpl
+from bsrbench import EstimatorSpec, ModelSpec, OptionSpec, hookimpl
 
 __version__ = "0.1.0"
 
@@ -18,7 +21,31 @@ USRNET_PAPER = ("Zhang, Van Gool, Timofte, Deep Unfolding Network for Image Supe
                 "CVPR 2020 (tiny model as released with FKP: Liang, Zhang, Van Gool, Timofte, "
                 "Flow-based Kernel Prior with Application to Blind Super-Resolution, CVPR 2021)")
 LICENSE = "Apache-2.0 (JingyunLiang/FKP code and released weights; bsrbench re-implementation)"
+FKP_PAPER = ("Liang, Zhang, Gu, Van Gool, Timofte, Flow-based Kernel Prior with Application "
+             "to Blind Super-Resolution, CVPR 2021")
 SCALES = (2, 3, 4)
+
+
+def _zero_shot_options(iterations: int, seed: int, step_every: int) -> tuple[OptionSpec, ...]:
+    return (
+        OptionSpec("iterations", int, iterations,
+                   f"optimisation steps per image (upstream default {iterations})"),
+        OptionSpec("step_every", int, step_every,
+                   "report the current kernel every N iterations (the last one always)"),
+        OptionSpec("seed", int, seed, f"random initialisation seed (upstream {seed})"),
+    )
+
+
+def _prior_available(scale: int) -> bool:
+    from bsrbench_fkp.weight_files import weights_available
+
+    return weights_available(scale, "fkp")
+
+
+def _build_dipfkp(ctx: Any) -> Any:
+    from bsrbench_fkp.dipfkp import build_dipfkp
+
+    return build_dipfkp(ctx)
 
 
 def _usrnet_available(scale: int) -> bool:
@@ -42,5 +69,18 @@ def bsrbench_models() -> list[ModelSpec]:
             paper=USRNET_PAPER, license=LICENSE, scales=SCALES, factory=_build_usrnet,
             kernel_size=21, kernel_conversion="center-crop",
             weights_available=_usrnet_available, uses_noise_level=True,
+        ),
+    ]
+
+
+@hookimpl
+def bsrbench_estimators() -> list[EstimatorSpec]:
+    return [
+        EstimatorSpec(
+            name="dipfkp",
+            summary="DIP-FKP: per-image DIP + flow-kernel-prior latent optimisation (zero-shot)",
+            paper=FKP_PAPER, license=LICENSE, scales=SCALES, factory=_build_dipfkp,
+            kernel_size=21, options=_zero_shot_options(1000, 1, 100),
+            weights_available=_prior_available, iterative=True, needs_grad=True,
         ),
     ]

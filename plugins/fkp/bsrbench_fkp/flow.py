@@ -9,6 +9,7 @@ direction. Written from the facts in ``../shared/reference/fkp/FACTS.md`` §3.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -33,14 +34,17 @@ class _Coupling(nn.Module):
         super().__init__()
         self.register_buffer("mask", mask)
 
-        def mlp(act: type[nn.Module]) -> nn.Sequential:
-            layers: list[nn.Module] = [nn.Linear(size, hidden)]
-            for _ in range(n_hidden):
-                layers += [act(), nn.Linear(hidden, hidden)]
-            layers += [act(), nn.Linear(hidden, size)]
-            return nn.Sequential(*layers)
-
-        self.s_net, self.t_net = mlp(nn.Tanh), mlp(nn.ReLU)
+        layers: list[nn.Module] = [nn.Linear(size, hidden)]
+        for _ in range(n_hidden):
+            layers += [nn.Tanh(), nn.Linear(hidden, hidden)]
+        layers += [nn.Tanh(), nn.Linear(hidden, size)]
+        self.s_net = nn.Sequential(*layers)
+        # t_net starts as a copy of s_net (as upstream: no extra random draws, so a seed
+        # reproduces upstream's random stream) with ReLU activations.
+        self.t_net = copy.deepcopy(self.s_net)
+        for i, layer in enumerate(self.t_net):
+            if not isinstance(layer, nn.Linear):
+                self.t_net[i] = nn.ReLU()
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mx = x * self.mask
