@@ -28,11 +28,9 @@ from typing import Any
 
 from bsrbench.errors import InputError, UnknownNameError
 from bsrbench.results import (
-    BASE_COLUMNS,
     KEY,
     RESULTS,
     RUN_JSON,
-    TAIL_COLUMNS,
     InvalidRow,
     RunLog,
     load_frame,
@@ -61,8 +59,6 @@ OTHER_TOLERANCE = 0.001  # any other metric
 # Directions of the fixed scores; psnr and ssim here only for run.json without "metrics".
 _FIXED = {"psnr": (True, "dB"), "ssim": (True, ""), "kernel_psnr": (True, "dB"),
           "code_l2": (False, "")}
-# Columns that say which method made a row: matched rows that differ in one are warned about.
-_IDENTITY = ("weights", "convention", "noise_known")
 
 Key = tuple[str, str, int, str, int, int]
 Group = tuple[str, str, int]
@@ -126,13 +122,13 @@ class Change:
 
 @dataclass(frozen=True)
 class Mean:
-    """A score's final-step mean over the rows of one group matched in both files."""
+    """A score's final-step mean over the LR images of one group final in both files."""
 
     group: Group  # (method, dataset, scale)
     score: Score
     old: float
     new: float
-    count: int  # rows averaged (error-free in both, value in both)
+    count: int  # LR images averaged (final step error-free and valued in both)
 
 
 @dataclass
@@ -169,21 +165,21 @@ class _Side:
 
     path: Path
     header: list[str]
+    metric_columns: list[str]  # metrics (and a user's columns): see ResultsTable
     rows: dict[Key, dict[str, Any]]
     invalid: list[InvalidRow]
     runs: list[dict[str, Any]]
     notes: list[str]
 
     def run_of(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The run.json entry that wrote ``row`` (by run id, else by what it ran)."""
+        """The run.json entry that wrote ``row``: by run id, else (run.json of older
+        versions) the last entry that ran its method on its dataset and scale."""
         rid = row.get("run_id") or ""
         for run in reversed(self.runs):
-            if rid and run.get("run_id") == rid:
-                return run
-        for run in reversed(self.runs):
             ds = run.get("dataset") or {}
-            if (run.get("method"), ds.get("label")) == (row["method"], row["dataset"]) and \
-                    str(ds.get("scale")) == str(row["scale"]):
+            if (rid and run.get("run_id") == rid) or (not rid and (
+                    run.get("method"), ds.get("label"), str(ds.get("scale"))) == (
+                    row["method"], row["dataset"], str(row["scale"]))):
                 return run
         return {}
 
@@ -247,12 +243,7 @@ def _load(path: str | Path, methods: Sequence[str], datasets: Sequence[str]) -> 
     standing = {row_key(r) for r in table.current()}  # a later run rewrote these images
     invalid = [r for r in table.invalid if r.key not in standing
                and _selected(r.key[0], methods) and _selected(r.key[1], datasets)]
-    return _Side(csv_path, table.header, rows, invalid, runs, notes)
-
-
-def _metric_columns(side: _Side) -> list[str]:
-    fixed = {*BASE_COLUMNS, *TAIL_COLUMNS}
-    return [c for c in side.header if c not in fixed]
+    return _Side(csv_path, table.header, table.metric_columns, rows, invalid, runs, notes)
 
 
 def _scores(base: _Side, new: _Side, tolerances: Mapping[str, float],
@@ -268,7 +259,7 @@ def _scores(base: _Side, new: _Side, tolerances: Mapping[str, float],
             entry = (bool(m.get("higher_better", True)), str(m.get("unit") or ""))
             if described.setdefault(m["name"], entry)[0] != entry[0]:
                 conflicting.add(m["name"])
-    base_cols, new_cols = _metric_columns(base), _metric_columns(new)
+    base_cols, new_cols = base.metric_columns, new.metric_columns
     names = [*dict.fromkeys([*base_cols, *new_cols]), "kernel_psnr", "code_l2"]
     unknown = sorted(set(tolerances) - set(names))
     if unknown:
@@ -333,50 +324,60 @@ def _identity(base: _Side, new: _Side, pairs: Sequence[tuple[Key, dict, dict]],
               result: Comparison) -> None:
     """Warn per group when matched rows were made with other weights, options, metric
     convention or noise knowledge; label groups whose weights differ with both."""
+    if "weights" in new.header and "weights" not in base.header:
+        result.warnings.append("the baseline records no weights (older results): which "
+                               "weights made its rows is not checked")
     seen: dict[Group, dict[str, set[tuple[str, str]]]] = {}
     for key, old, cur in pairs:
         found = seen.setdefault(key[:3], {})
-        for col in _IDENTITY:
+        for col in ("weights", "convention", "noise_known"):
             a, b = str(old.get(col, "") or ""), str(cur.get(col, "") or "")
             if a and b and a != b:
                 found.setdefault(col, set()).add((a, b))
-        a_opts = _flat(base.run_of(old).get("options"))
-        b_opts = _flat(new.run_of(cur).get("options"))
-        if base.run_of(old) and new.run_of(cur) and a_opts != b_opts:
-            for name in sorted(set(a_opts) | set(b_opts)):
-                if a_opts.get(name) != b_opts.get(name):
-                    found.setdefault("options", set()).add(
-                        (f"{name}={a_opts.get(name, '-')}", f"{name}={b_opts.get(name, '-')}"))
+        runs = base.run_of(old), new.run_of(cur)
+        a_opts, b_opts = (_flat(run.get("options")) for run in runs)
+        if all(runs) and a_opts != b_opts:
+            found.setdefault("options", set()).update(
+                (f"{name}={a_opts.get(name, '-')}", f"{name}={b_opts.get(name, '-')}")
+                for name in sorted({*a_opts, *b_opts}) if a_opts.get(name) != b_opts.get(name))
     for (method, dataset, scale), found in seen.items():
-        for col in ("weights", "options", "convention", "noise_known"):
-            if col not in found:
-                continue
-            olds = ", ".join(sorted({a for a, _ in found[col]}))
-            news = ", ".join(sorted({b for _, b in found[col]}))
+        for col, changes in sorted(found.items()):
+            olds = ", ".join(sorted({a for a, _ in changes}))
+            news = ", ".join(sorted({b for _, b in changes}))
             result.warnings.append(f"{method} on {dataset} x{scale}: {col} differ (baseline "
                                    f"{olds}; new {news}): matched rows are not the same "
                                    "method")
-        if "weights" in found:
-            olds = "|".join(sorted({a for a, _ in found["weights"]}))
-            news = "|".join(sorted({b for _, b in found["weights"]}))
-            result.labels[(method, dataset, scale)] = f"{method} [{olds} -> {news}]"
+            if col == "weights":
+                result.labels[(method, dataset, scale)] = f"{method} [{olds} -> {news}]"
 
 
-def _means(pairs: Sequence[tuple[Key, dict, dict]], scores: Sequence[Score]) -> list[Mean]:
-    """Final-step means per group and score over rows matched, error-free, valued in both."""
+def _means(base: _Side, new: _Side, scores: Sequence[Score],
+           result: Comparison) -> list[Mean]:
+    """Final-step means per group and score over the LR images whose final step is
+    error-free and valued in both files: the headline, even when the step counts differ
+    (then warned about)."""
+    finals = [{k[:5]: (k[5], r) for k, r in side.rows.items()
+               if r.get("is_final") and not r.get("error")} for side in (base, new)]
     acc: dict[tuple[Group, str], list[float]] = {}
-    for key, old, cur in pairs:
-        if not (old.get("is_final") and cur.get("is_final")) or old.get("error") or \
-                cur.get("error"):
+    steps: dict[Group, set[tuple[int, int]]] = {}
+    for image, (step, old) in finals[0].items():
+        if image not in finals[1]:
             continue
+        new_step, cur = finals[1][image]
+        group = (image[0], image[1], image[2])
+        steps.setdefault(group, set()).add((step, new_step))
         for s in scores:
             a, b = _float(old.get(s.name)), _float(cur.get(s.name))
-            if math.isnan(a) or math.isnan(b):
-                continue
-            sums = acc.setdefault((key[:3], s.name), [0.0, 0.0, 0])
-            sums[0] += a
-            sums[1] += b
-            sums[2] += 1
+            if not (math.isnan(a) or math.isnan(b)):
+                sums = acc.setdefault((group, s.name), [0.0, 0.0, 0])
+                sums[0], sums[1], sums[2] = sums[0] + a, sums[1] + b, sums[2] + 1
+    for (method, dataset, scale), pairs in steps.items():
+        if any(a != b for a, b in pairs):
+            olds = ", ".join(str(a) for a in sorted({a for a, _ in pairs}))
+            news = ", ".join(str(b) for b in sorted({b for _, b in pairs}))
+            result.warnings.append(f"{method} on {dataset} x{scale}: final step differs "
+                                   f"(baseline {olds}; new {news}): the final-step means "
+                                   "compare different steps")
     by_name = {s.name: s for s in scores}
     return [Mean(group, by_name[name], a / n, b / n, int(n))
             for (group, name), (a, b, n) in acc.items()]
@@ -425,7 +426,7 @@ def compare(baseline: str | Path, new: str | Path, *,
     result.matched = len(pairs)
     result.added = [k for k in cur.rows if k not in base.rows]
     _identity(base, cur, pairs, result)
-    result.means = _means(pairs, result.scores)
+    result.means = _means(base, cur, result.scores, result)
     result.regressions.sort(key=lambda c: -c.severity)
     result.improvements.sort(key=lambda c: -c.severity)
     return result

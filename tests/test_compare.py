@@ -218,6 +218,34 @@ def test_compare_warns_when_matched_rows_differ_in_weights_options_convention(tm
     assert not any("bicubic" in w and "weights" in w for w in result.warnings)
 
 
+def test_compare_older_baseline_without_weights_is_noted(tmp_path):
+    base = _write(tmp_path / "a", _rows())
+    path = base / "results.csv"
+    with path.open(newline="") as f:
+        table = [row[:3] + row[4:] for row in csv.reader(f)]  # drop "weights"
+    assert table[0][:4] == ["method", "model", "estimator", "upper_bound"]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(table)
+    result = compare(base, _write(tmp_path / "b", _rows()))
+    assert result.ok and result.warnings == [
+        "the baseline records no weights (older results): which weights made its rows is "
+        "not checked"]
+
+
+def test_compare_means_take_each_final_step_and_warn_when_it_moved(tmp_path):
+    base = _write(tmp_path / "a", _rows())
+    rows = [{**r, "is_final": True} for r in _rows() if r["step"] == 0]  # iter: one step
+    result = compare(base, _write(tmp_path / "b", rows))
+    assert len(result.missing) == 4 and not result.ok
+    assert ("iter on gaussian8/Set5 x4: final step differs (baseline 1; new 0): the "
+            "final-step means compare different steps") in result.warnings
+    means = {(m.group[0], m.score.name): (m.old, m.new, m.count) for m in result.means}
+    assert means[("iter", "psnr")] == (pytest.approx(31.5), pytest.approx(30.5), 4)
+    assert means[("iter", "code_l2")] == (pytest.approx(0.03), pytest.approx(0.04), 4)
+    assert means[("bicubic", "psnr")] == (pytest.approx(30.5), pytest.approx(30.5), 4)
+    assert ("bicubic", "kernel_psnr") not in means  # no value to average
+
+
 def test_compare_lost_scores_fail(tmp_path):
     niqe = {"name": "niqe", "higher_better": False, "unit": ""}
     base = _write(tmp_path / "a", [{**r, "niqe": 5.0} for r in _rows()],

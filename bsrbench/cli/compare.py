@@ -93,9 +93,9 @@ def format_comparison(c: Comparison, limit: int = 20) -> str:
                          f"{_num(m.old, d)} -> {_num(m.new, d)}",
                          _num(0.0 if m.old == m.new else m.new - m.old, d, True),
                          str(m.count)])
-        lines.append("final-step means over rows matched in both:")
+        lines.append("final-step means over LR images final in both:")
         lines += _text_table(["method", "dataset", "scale", "score", "baseline -> new",
-                              "delta", "rows"], rows)
+                              "delta", "images"], rows)
     # (title, note, total, table lines, table head)
     sections: list[tuple[str, str, int, list[list[str]], list[str]]] = [
         ("worse", "", len(c.regressions),
