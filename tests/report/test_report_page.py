@@ -1,123 +1,21 @@
 """The HTML report: numbers match results.csv, oracle and upper bounds are labelled, the page
-is self-contained and rebuilds identically."""
+is self-contained and rebuilds identically (run folders from report_helpers.scenario)."""
 
 from __future__ import annotations
 
 import base64
+import json
 import re
-import types
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from report_helpers import row as result_row
 
-from bsrbench import MethodSpec, ModelSpec, Step, hookimpl
 from bsrbench.errors import InputError
 from bsrbench.report import render_report, write_report
-from bsrbench.results import COLUMNS, ResultsFile, read_results
-
-
-def _sharpen(up, amount):
-    import torch.nn.functional as F
-
-    blur = F.avg_pool2d(F.pad(up, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return up + amount * (up - blur)
-
-
-def _sigma_code(kernels):
-    """A 1-d kernel code: the kernel's standard deviation along x."""
-    import torch
-
-    n = kernels.shape[-1]
-    x = torch.arange(n, dtype=kernels.dtype) - n // 2
-    return ((kernels.sum(-2) * x**2).sum(-1)).sqrt()[:, None]
-
-
-class IterativeWithKernels:
-    """Three steps, each sharper and with a wider Gaussian kernel estimate and its code."""
-
-    encode_kernel = staticmethod(_sigma_code)
-
-    def run(self, batch):
-        import torch
-
-        from bsrbench.kernels import gaussian_kernels
-        from bsrbench.resize import imresize
-
-        up = imresize(batch.lr, batch.scale)
-        b = batch.lr.shape[0]
-        for i in range(3):
-            sigma = 1.0 + 0.6 * i
-            yield Step(sr=_sharpen(up, 0.4 * i), kernel=gaussian_kernels([sigma] * b, 21),
-                       code=torch.full((b, 1), sigma))
-
-
-class SharpenWithKernel:
-    """A non-blind 'model' that sharpens more for wider kernels (for oracle compositions)."""
-
-    kernel_size = 21
-
-    def restore(self, lr, kernel, noise=None):
-        from bsrbench.resize import imresize
-
-        return _sharpen(imresize(lr, 4), 0.5 * float(_sigma_code(kernel).mean()))
-
-
-def report_plugin() -> types.ModuleType:
-    """A plugin with an iterative method ``iterk`` and a non-blind model ``sharpk``."""
-    mod = types.ModuleType("report_test_plugin")
-
-    @hookimpl
-    def bsrbench_methods():
-        return [MethodSpec("iterk", "3 steps with kernels", "-", "MIT", (4,),
-                           factory=lambda ctx: IterativeWithKernels(), iterative=True)]
-
-    @hookimpl
-    def bsrbench_models():
-        return [ModelSpec("sharpk", "non-blind test model", "-", "MIT", (4,),
-                          factory=lambda ctx: SharpenWithKernel(), kernel_size=21)]
-
-    mod.bsrbench_methods, mod.bsrbench_models = bsrbench_methods, bsrbench_models
-    return mod
-
-
-def _hr_folder(folder: Path) -> Path:
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    folder.mkdir()
-    y, x = np.mgrid[0:48, 0:40]
-    smooth = 127 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0)
-    rgb = np.stack([smooth, smooth[::-1], smooth[:, ::-1]], axis=2)
-    Image.fromarray(np.clip(rgb + rng.normal(0, 8, rgb.shape), 0, 255).astype(np.uint8)).save(
-        folder / "colour.png")
-    grey = np.clip(smooth[:40, :40].T + rng.normal(0, 8, (40, 40)), 0, 255).astype(np.uint8)
-    Image.fromarray(grey).save(folder / "grey.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    """Real runs on two tiny HR images (Gaussian8 x4, --save-images): ``bic`` holds bicubic;
-    ``iter`` holds the iterative method and the oracle composition (like a sweep)."""
-    from bsrbench.compose import plan_method
-    from bsrbench.datasets import resolve_dataset
-    from bsrbench.registry import load_registry
-    from bsrbench.runner import RunConfig, run
-
-    root = tmp_path_factory.mktemp("report")
-    reg = load_registry(extra=[report_plugin()])
-    ds = resolve_dataset(reg, "gaussian8", hr=_hr_folder(root / "hr"), scale=4,
-                         cache_dir=root / "cache")
-    out = {"bic": root / "bic", "iter": root / "iter"}
-    for method, kernel, where in (("bicubic", None, "bic"), ("iterk", None, "iter"),
-                                  ("sharpk", "oracle", "iter")):
-        plan = plan_method(reg, method, kernel, {}, 4)
-        run(RunConfig(plan=plan, dataset=ds, out=out[where], quiet=True, save_images=True,
-                      command=f"bsrbench run -m {method} (test)"), reg)
-    return out
+from bsrbench.results import read_table
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +43,10 @@ def _cells(row: str) -> list[str]:
             for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
 
 
+def _rows(*folders: Path) -> list[dict[str, str]]:
+    return [r for f in folders for r in read_table(f / "results.csv").current()]
+
+
 def _final_mean(rows, method, col, **where) -> float:
     vals = [float(r[col]) for r in rows if r["method"] == method and r["is_final"] == "True"
             and not r["error"] and all(str(r[k]) == str(v) for k, v in where.items())]
@@ -152,7 +54,7 @@ def _final_mean(rows, method, col, **where) -> float:
 
 
 def test_report_headline_numbers_match_results(runs, page):
-    rows = read_results(runs["bic"] / "results.csv") + read_results(runs["iter"] / "results.csv")
+    rows = _rows(runs["bic"], runs["iter"])
     headline = _section(page, "headline")
     assert "gaussian8/hr" in headline and "×4" in headline
     for method in ("bicubic", "iterk", "sharpk+oracle"):
@@ -168,7 +70,7 @@ def test_report_headline_numbers_match_results(runs, page):
 
 
 def test_report_gaussian8_table_has_one_column_per_sigma(runs, page):
-    rows = read_results(runs["bic"] / "results.csv")
+    rows = _rows(runs["bic"])
     section = _section(page, "sigma")
     for sigma in (1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.2):
         assert f"σ = {sigma:.2f}" in section
@@ -181,8 +83,9 @@ def test_report_gaussian8_table_has_one_column_per_sigma(runs, page):
 def test_report_plots_iterative_methods_as_svg(page):
     plots = _section(page, "plots")
     svgs = re.findall(r"<svg class=\"plot\".*?</svg>", plots, flags=re.S)
-    assert len(svgs) == 3  # PSNR, kernel PSNR and code L2 against the step
-    for title in ("PSNR vs step", "Kernel PSNR vs step", "Kernel code L2 error vs step"):
+    assert len(svgs) == 4  # every metric (PSNR, SSIM), kernel PSNR and code L2 vs the step
+    for title in ("PSNR vs step", "SSIM vs step", "Kernel PSNR vs step",
+                  "Kernel code L2 error vs step"):
         assert title in plots
     for svg in svgs:
         assert "<polyline" in svg and ">step</text>" in svg and "iterk · gaussian8/hr ×4" in svg
@@ -219,8 +122,6 @@ def test_report_has_no_external_reference(page):
 
 def test_report_run_metadata_is_shown(runs, page):
     meta = _section(page, "meta")
-    import json
-
     entry = json.loads((runs["bic"] / "run.json").read_text())["runs"][-1]
     for value in (entry["torch_version"], entry["dataset"]["content_hash"], "matlab-bicubic",
                   "matlab-y", "bsrbench run -m bicubic (test)", "bundled", "cpu"):
@@ -235,20 +136,11 @@ def test_report_rebuilds_identically(runs, tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
-def _synthetic_run(folder: Path, rows: list[dict]) -> Path:
-    results = ResultsFile(folder / "results.csv")
-    base = {c: "" for c in COLUMNS}
-    base.update(method="bicubic", model="bicubic", upper_bound=False, dataset="bicubic",
-                downsampler="matlab-bicubic", scale=4, kernel_index=0, sigma=0.0, step=0,
-                is_final=True, convention="matlab-y", seconds=0.1)
-    results.append([{**base, **r} for r in rows])
-    return folder
-
-
-def test_report_escapes_text_and_lists_failures(tmp_path):
-    run = _synthetic_run(tmp_path / "r", [
-        {"image": "ok", "psnr": 30.0, "ssim": 0.9},
-        {"image": "<b>a&b</b>", "error": "RuntimeError: <oops> & more"},
+def test_report_escapes_text_and_lists_failures(make_run):
+    run = make_run("r", [
+        result_row(dataset="bicubic", image="ok", psnr=30.0, ssim=0.9),
+        result_row(dataset="bicubic", image="<b>a&b</b>", psnr=None, ssim=None,
+            error="RuntimeError: <oops> & more"),
     ])
     page = render_report([run])
     failures = _section(page, "failures")

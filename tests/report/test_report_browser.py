@@ -11,12 +11,11 @@ import os
 import re
 import shutil
 import subprocess
-import types
 from pathlib import Path
 
 import pytest
+from report_helpers import scenario
 
-from bsrbench import MethodSpec, Step, hookimpl
 from bsrbench.report import write_report
 
 # Counts images that did not decode and resources fetched over any URL (data: URIs are not
@@ -55,41 +54,11 @@ def _browse(chromium: str, profile: Path, *args: str) -> str:
     return done.stdout
 
 
-class TwoSteps:
-    def run(self, batch):
-        from bsrbench.resize import imresize
-
-        up = imresize(batch.lr, batch.scale)
-        for i in range(2):
-            yield Step(sr=up * (1 + 0.01 * i))
-
-
-def _plugin() -> types.ModuleType:
-    mod = types.ModuleType("browser_test_plugin")
-
-    @hookimpl
-    def bsrbench_methods():
-        return [MethodSpec("twostep", "2 steps", "-", "MIT", (4,),
-                           factory=lambda ctx: TwoSteps(), iterative=True)]
-
-    mod.bsrbench_methods = bsrbench_methods
-    return mod
-
-
 @pytest.fixture
-def report(hr_dir, tmp_path) -> Path:
-    from bsrbench.compose import plan_method
-    from bsrbench.datasets import resolve_dataset
-    from bsrbench.registry import load_registry
-    from bsrbench.runner import RunConfig, run
-
-    reg = load_registry(extra=[_plugin()])
-    ds = resolve_dataset(reg, "gaussian8", hr=hr_dir, scale=4, cache_dir=tmp_path / "cache")
-    for method in ("bicubic", "twostep"):
-        plan = plan_method(reg, method, None, {}, 4)
-        run(RunConfig(plan=plan, dataset=ds, out=tmp_path / "run", quiet=True,
-                      save_images=True), reg)
-    return write_report([tmp_path / "run"], tmp_path / "report.html")
+def report(tmp_path) -> Path:
+    """The report of report_helpers.scenario's two run folders (with pictures)."""
+    runs = scenario(tmp_path / "runs")
+    return write_report([runs["bic"], runs["iter"]], tmp_path / "report.html")
 
 
 def test_report_browser_renders_every_picture_offline(report, tmp_path):
@@ -101,8 +70,8 @@ def test_report_browser_renders_every_picture_offline(report, tmp_path):
     title = re.search(r"<title>probe images=(\d+) broken=(\d+) fetched=(\d+)</title>", dom)
     assert title, "the probe did not run: " + dom[:300]
     images, broken, fetched = map(int, title.groups())
-    # 2 HR images: full HR, HR crop, LR crop, bicubic, twostep final, twostep's 2 steps
-    assert images >= 14 and broken == 0 and fetched == 0
+    # 2 HR images: full HR, HR crop, LR crop, 3 finals, iterk's 3 steps; kernel pictures
+    assert images >= 18 and broken == 0 and fetched == 0
     for anchor in ("headline", "sigma", "plots", "steps", "images", "meta"):
         assert f'id="{anchor}"' in dom
     assert dom.count("<table") >= 4 and '<svg class="plot"' in dom
