@@ -27,29 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bsrbench.errors import InputError, UnknownNameError
-from bsrbench.results import (
-    KEY,
-    RESULTS,
-    RUN_JSON,
-    InvalidRow,
-    RunLog,
-    load_frame,
-    read_table,
-    row_key,
-)
+from bsrbench.results import RESULTS, RUN_JSON, InvalidRow, RunLog, load_frame, read_table, row_key
 
-__all__ = [
-    "DEFAULT_TOLERANCES",
-    "Change",
-    "Comparison",
-    "Mean",
-    "Move",
-    "Score",
-    "compare",
-    "parse_tolerances",
-]
+__all__ = ["DEFAULT_TOLERANCES", "Change", "Comparison", "Mean", "Move", "Score", "compare",
+           "parse_tolerances"]
 
-KEY_COLUMNS = (*KEY, "step")
 # CSV values are rounded to 6 decimals: a difference this small is float noise, not a change
 EPS = 1e-9
 # Per-row tolerances of the fixed scores (absolute, in the score's unit).

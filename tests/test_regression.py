@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "results" / "baselines" / "regression" / "results.csv"
 # Two embedded photographs, centre 96x96 crops: 16 LR images at x4, seconds on a CPU.
@@ -57,8 +59,10 @@ def test_regression_suite_matches_baseline(tmp_path):
     assert res.exit_code == 0, res.output
 
 
-def test_regression_gate_catches_a_degraded_run(tmp_path):
-    """The gate is only useful if it fails: degrade one IKC row by 0.1 dB."""
+@pytest.mark.parametrize(("score", "move"), [("psnr", -0.1), ("code_l2", +0.01)])
+def test_regression_gate_catches_a_degraded_run(tmp_path, score, move):
+    """The gate is only useful if it fails: degrade one IKC row (0.1 dB less PSNR, or a
+    code L2 0.01 larger: lower is better there)."""
     import csv
 
     from click.testing import CliRunner
@@ -67,7 +71,7 @@ def test_regression_gate_catches_a_degraded_run(tmp_path):
 
     rows = list(csv.DictReader(BASELINE.open()))
     target = next(r for r in rows if r["method"] == "ikc" and r["is_final"] == "True")
-    target["psnr"] = str(float(target["psnr"]) - 0.1)
+    target[score] = str(float(target[score]) + move)
     worse = tmp_path / "worse.csv"
     with worse.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

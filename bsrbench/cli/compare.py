@@ -141,10 +141,10 @@ def format_comparison(c: Comparison, limit: int = 20) -> str:
 @click.argument("baseline", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--max-psnr-drop", type=click.FloatRange(min=0), default=None,
-              help="Largest PSNR move (dB) per row that passes; --tolerance psnr=VALUE. "
+              help="Largest PSNR move (dB) per row that passes (= --tolerance psnr=VALUE). "
                    "[default: 0.05]")
 @click.option("--max-ssim-drop", type=click.FloatRange(min=0), default=None,
-              help="Largest SSIM move per row that passes; --tolerance ssim=VALUE. "
+              help="Largest SSIM move per row that passes (= --tolerance ssim=VALUE). "
                    "[default: 0.001]")
 @click.option("--tolerance", "tolerance_pairs", multiple=True, metavar="NAME=VALUE",
               help="Largest move per row of any score that passes (repeatable). Defaults: "
