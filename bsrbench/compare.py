@@ -157,13 +157,11 @@ class _Side:
         """The run.json entry that wrote ``row``: by run id, else (run.json of older
         versions) the last entry that ran its method on its dataset and scale."""
         rid = row.get("run_id") or ""
-        for run in reversed(self.runs):
-            ds = run.get("dataset") or {}
-            if (rid and run.get("run_id") == rid) or (not rid and (
-                    run.get("method"), ds.get("label"), str(ds.get("scale"))) == (
-                    row["method"], row["dataset"], str(row["scale"]))):
-                return run
-        return {}
+        by_id = [run for run in self.runs if rid and run.get("run_id") == rid]
+        ran = (row["method"], row["dataset"], str(row["scale"]))
+        return (by_id or [run for run in self.runs if (
+            run.get("method"), (run.get("dataset") or {}).get("label"),
+            str((run.get("dataset") or {}).get("scale"))) == ran] or [{}])[-1]
 
 
 def parse_tolerances(pairs: Iterable[str]) -> dict[str, float]:
@@ -316,9 +314,11 @@ def _identity(base: _Side, new: _Side, pairs: Sequence[tuple[Key, dict, dict]],
             a, b = str(old.get(col, "") or ""), str(cur.get(col, "") or "")
             if a and b and a != b:
                 found.setdefault(col, set()).add((a, b))
-        runs = base.run_of(old), new.run_of(cur)
-        a_opts, b_opts = (_flat(run.get("options")) for run in runs)
-        if all(runs) and a_opts != b_opts:
+        options = base.run_of(old).get("options"), new.run_of(cur).get("options")
+        if not all(isinstance(o, Mapping) for o in options):  # unknown (no or repaired run.json)
+            continue
+        a_opts, b_opts = _flat(options[0]), _flat(options[1])
+        if a_opts != b_opts:
             found.setdefault("options", set()).update(
                 (f"{name}={a_opts.get(name, '-')}", f"{name}={b_opts.get(name, '-')}")
                 for name in sorted({*a_opts, *b_opts}) if a_opts.get(name) != b_opts.get(name))

@@ -218,6 +218,23 @@ def test_compare_warns_when_matched_rows_differ_in_weights_options_convention(tm
     assert not any("bicubic" in w and "weights" in w for w in result.warnings)
 
 
+def test_compare_without_known_options_does_not_warn_about_them(tmp_path):
+    """A run.json rebuilt by ``repair`` knows no options: nothing to warn about."""
+    from bsrbench.results import repair
+
+    base = tmp_path / "a"
+    ResultsFile(base / "results.csv", metrics=("psnr", "ssim", "lpips")).append(_rows())
+    repair(base)
+    new = _write(tmp_path / "b", _rows(), options={"iter": {"iter": {"iterations": 3}}})
+    result = compare(base, new)
+    assert result.ok and not [w for w in result.warnings if "options" in w]
+    # the new run's entry is found by run id; a differing one is warned about
+    other = _write(tmp_path / "c", _rows(), options={"iter": {"iter": {"iterations": 7}}})
+    assert [w for w in compare(other, new).warnings if "options" in w] == [
+        "iter on gaussian8/Set5 x4: options differ (baseline iter.iterations=7; new "
+        "iter.iterations=3): matched rows are not the same method"]
+
+
 def test_compare_older_baseline_without_weights_is_noted(tmp_path):
     base = _write(tmp_path / "a", _rows())
     path = base / "results.csv"
