@@ -37,7 +37,8 @@ def _cubic(x: Tensor) -> Tensor:
 
 
 def _contributions(
-    in_len: int, out_len: int, scale: float, antialias: bool, device: torch.device
+    in_len: int, out_len: int, scale: float, antialias: bool, device: torch.device,
+    edge: str = "symmetric",
 ) -> tuple[Tensor, Tensor]:
     """MATLAB's ``contributions`` for one axis: (out_len, P) float64 weights and 0-based indices.
 
@@ -69,7 +70,10 @@ def _contributions(
     mirror = torch.cat(
         [torch.arange(in_len, device=device), torch.arange(in_len - 1, -1, -1, device=device)]
     )
-    src = mirror[torch.remainder(idx.long() - 1, 2 * in_len)]
+    if edge == "replicate":  # DASR's port clamps indices instead of mirroring
+        src = idx.long().clamp(1, in_len) - 1
+    else:
+        src = mirror[torch.remainder(idx.long() - 1, 2 * in_len)]
     keep = (weights != 0).any(dim=0)
     return weights[:, keep], src[:, keep]
 
@@ -94,7 +98,9 @@ def _as_batched(x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
     return x.reshape((-1, 1, *tuple(x.shape[-2:]))) if x.dim() != 4 else x, lead
 
 
-def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
+def imresize(
+    x: Tensor, scale: float, *, antialias: bool = True, edge: str = "symmetric"
+) -> Tensor:
     """Resize like MATLAB's ``imresize(x, scale, 'bicubic')`` on a double image.
 
     Published bicubic baselines and LR sets come from this function, so every detail is
@@ -110,6 +116,8 @@ def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
         x: Float image, (H,W), (C,H,W) or (B,C,H,W), on any device.
         scale: Positive scale factor, e.g. ``1/4`` to shrink or ``4`` to enlarge.
         antialias: Widen the kernel when shrinking (MATLAB's default ``Antialiasing``).
+        edge: ``"symmetric"`` (MATLAB) or ``"replicate"``: out-of-range taps clamped to
+            the edge pixel, as DASR's own bicubic port does (its test sets need it).
 
     Returns:
         The resized image with the input's leading shape and dtype.
@@ -123,12 +131,14 @@ def imresize(x: Tensor, scale: float, *, antialias: bool = True) -> Tensor:
         )
     if not (math.isfinite(scale) and scale > 0):
         raise InputError(f"imresize scale must be a positive finite number, got {scale!r}")
+    if edge not in ("symmetric", "replicate"):
+        raise InputError(f"imresize edge must be 'symmetric' or 'replicate', got {edge!r}")
     batched, lead = _as_batched(x)
     in_h, in_w = batched.shape[-2:]
     out_h, out_w = math.ceil(scale * in_h), math.ceil(scale * in_w)
     out = batched.to(torch.float64)
-    out = _resize_axis(out, -2, *_contributions(in_h, out_h, scale, antialias, x.device))
-    out = _resize_axis(out, -1, *_contributions(in_w, out_w, scale, antialias, x.device))
+    out = _resize_axis(out, -2, *_contributions(in_h, out_h, scale, antialias, x.device, edge))
+    out = _resize_axis(out, -1, *_contributions(in_w, out_w, scale, antialias, x.device, edge))
     return out.reshape((*lead, out_h, out_w)).to(x.dtype)
 
 

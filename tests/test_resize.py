@@ -189,3 +189,17 @@ def test_pil_bicubic_rejects_bad_input() -> None:
         pil_bicubic(torch.zeros(3, 8, 8, dtype=torch.uint8), (4, 4))
     with pytest.raises(InputError, match="positive"):
         pil_bicubic(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), (0, 4))
+
+
+def test_imresize_replicate_edges_differ_only_near_the_border() -> None:
+    import torch
+
+    from bsrbench.errors import InputError
+    from bsrbench.resize import imresize
+
+    x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sym, rep = imresize(x, 0.25), imresize(x, 0.25, edge="replicate")
+    assert torch.equal(sym[..., 2:-2, 2:-2], rep[..., 2:-2, 2:-2])
+    assert not torch.equal(sym, rep)
+    with pytest.raises(InputError, match="edge"):
+        imresize(x, 0.25, edge="wrap")

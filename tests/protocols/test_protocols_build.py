@@ -115,3 +115,16 @@ def test_generator_protocols_refuse_a_downsampler(registry, crops, tmp_path):
     with pytest.raises(InputError, match="own downsampling pipeline"):
         resolve_dataset(registry, "div2krk", hr=crops, downsampler="direct",
                         cache_dir=tmp_path)
+
+
+def test_manet9_and_dasr9_record_nine_kernels_with_noise(registry, crops, tmp_path):
+    manet = resolve_dataset(registry, "manet9", hr=crops, cache_dir=tmp_path)
+    dasr = resolve_dataset(registry, "dasr9", hr=crops, noise=5, seed=1, cache_dir=tmp_path)
+    with TestSet(manet) as tm, TestSet(dasr) as td:
+        m, d = tm.image("crop_A"), td.image("crop_A")
+        assert m.lr.shape == (9, 24, 24, 3) and d.kernels.shape == (9, 21, 21)
+        assert {m.row_params(k)["noise"] for k in range(9)} == {15.0}
+        assert d.row_params(3)["theta"] == pytest.approx(np.pi / 4)
+        assert d.draws[0]["noise_field"].shape == (1, 3, 24, 24)
+    with pytest.raises(InputError, match="manet9 is MANet's noise-15 set"):
+        resolve_dataset(registry, "manet9", hr=crops, noise=5, cache_dir=tmp_path)

@@ -96,3 +96,39 @@ def test_jpeg_stage_matches_cv2_goldens(quality: int) -> None:
     src = _png(ref / "div2krk" / "case_A_seed0" / "lr_x2.png")
     want = _png(ref / "jpeg" / f"lr_jpeg_q{quality}_cv2_decoded.png")
     assert np.array_equal(jpeg_stage(src, quality), want)
+
+
+@pytest.mark.parametrize("case", ["case_A_5.0_1.0_0.8", "case_A_9.0_5.0_0.0"])
+def test_manet9_matches_prepare_testset(case: str) -> None:
+    from bsrbench_protocols.grids import MANET9, ManetGenerator
+
+    ref = _ref()
+    folder = ref / "manet_si" / case
+    params = json.loads((folder / "params.json").read_text())
+    key = (params["sig1_cov_eigenvalue"], params["sig2_cov_eigenvalue"], params["theta_rad"])
+    assert key in MANET9
+    gen = ManetGenerator()
+    draw = gen.from_record(params, folder, "golden", 0.0)
+    hr = _png(ref / params["hr"])
+    out = gen.render(hr, draw)
+    assert np.abs(out.kernel - np.load(folder / "kernel.npy")).max() <= 1e-7
+    assert np.array_equal(out.lr, _png(folder / "lr_noise15.png"))
+    quiet = gen.render(hr, {**draw, "noise_level_255": 0.0})
+    assert np.array_equal(quiet.lr, _png(folder / "lr_noise0.png"))
+
+
+@pytest.mark.parametrize("case", ["case_A_l2.0_0.2_t0", "case_A_l3.5_2.0_t45"])
+@pytest.mark.parametrize("noise", ["0", "5", "10"])
+def test_dasr9_matches_dasr_preprocessing(case: str, noise: str) -> None:
+    from bsrbench_protocols.grids import DASR9, DasrGenerator
+
+    ref = _ref()
+    folder = ref / "dasr_aniso" / case
+    params = json.loads((folder / "params.json").read_text())
+    assert (params["lambda_1"], params["lambda_2"], params["theta_deg"]) in DASR9
+    record = {**params, "noise": float(noise), "noise_file": params["noise"][noise]["noise_file"]}
+    gen = DasrGenerator()
+    out = gen.render(_png(ref / params["hr"]), gen.from_record(record, folder, "golden", 0.0))
+    assert np.abs(out.kernel - np.load(folder / "kernel.npy")).max() <= 1e-7
+    diff = out.lr.astype(int) - _png(folder / params["noise"][noise]["lr"])
+    assert np.abs(diff).max() <= 1 and np.count_nonzero(diff) <= 3  # .5 ties (FACTS §1)

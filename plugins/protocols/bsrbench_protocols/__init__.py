@@ -43,6 +43,21 @@ def _aniso(variant: str) -> Any:
     return make
 
 
+def _grid(kind: str) -> Any:
+    def make(scale: int) -> Any:
+        from bsrbench_protocols.grids import DasrGenerator, ManetGenerator
+
+        return ManetGenerator(scale) if kind == "manet" else DasrGenerator(scale)
+
+    return make
+
+
+MANET = ("Liang et al., Mutual Affine Network for Spatially Variant Kernel Estimation in "
+         "Blind Image Super-Resolution (MANet), ICCV 2021; prepare_testset.py grid")
+DASR = ("Wang et al., Unsupervised Degradation Representation Learning for Blind "
+        "Super-Resolution (DASR), CVPR 2021; the 9 kernels as listed in DSAT issue #2")
+
+
 def _none(scale: int) -> tuple[KernelSetting, ...]:
     return ()
 
@@ -73,4 +88,16 @@ def bsrbench_protocols() -> list[ProtocolSpec]:
             "DCLS setting 2: as aniso, with DCLS's kernel sizes (11x11 at x2, 31x31 at x4)",
             scales=(2, 4), kernels=_none, kernel_size=31, default_scale=4,
             generator=_aniso("dcls"), paper=DCLS),
+        ProtocolSpec(
+            "manet9",
+            "MANet's nine x4 kernels (covariance eigenvalues 1/5/9, theta 0 or pi/4; 18x18 in "
+            "21x21), direct subsampling, noise 15",
+            scales=(4,), kernels=_none, kernel_size=21, default_scale=4,
+            generator=_grid("manet"), paper=MANET),
+        ProtocolSpec(
+            "dasr9",
+            "DASR's nine anisotropic 21x21 kernels (std devs, degrees) on DASR's bicubic with "
+            "replicated edges; noise from --noise (DASR tests 0, 5, 10)",
+            scales=(4,), kernels=_none, kernel_size=21, default_scale=4,
+            generator=_grid("dasr"), paper=DASR),
     ]
