@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,8 +175,15 @@ def build_dataset(
     check_jpeg(settings.jpeg)
     draws_file = None if draws is None else _load_draws(draws, protocol, settings, images)
     if protocol.generator is not None:
+        gen = protocol.generator(settings.scale)
+        if settings.downsampler not in (gen.pipeline, DEFAULT_DOWNSAMPLER):
+            raise InputError(f"protocol {protocol.name!r} has its own downsampling pipeline "
+                             f"({gen.pipeline}): drop --downsampler")
+        # settings made without dataset_settings() name the default downsampler: record
+        # the pipeline that really ran
+        settings = replace(settings, downsampler=gen.pipeline, kernel_size=gen.kernel_size)
         parts = _generator_images(protocol, settings, images, draws_file)
-        kernel_params = protocol.generator(settings.scale).kernel_params
+        kernel_params = gen.kernel_params
     else:
         parts = _generic_images(registry, protocol, settings, images)
         kernel_params = ISOTROPIC if protocol.kernels(settings.scale) else "no blur"
