@@ -219,6 +219,9 @@ class ProtocolSpec:
     # ``kernels`` settings go through the run's downsampler.
     generator: Callable[[int], Any] | None = field(default=None, repr=False)
     paper: str = ""  # whose protocol it is (paper, and where the grid comes from)
+    # reader(folder, scale) -> list of bsrbench.datasets.DatasetImage: a released test set
+    # read from a folder given as --hr (HR, LR and kernels as distributed); None: built here
+    reader: Callable[[Path, int], Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
