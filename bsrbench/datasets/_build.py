@@ -174,7 +174,13 @@ def build_dataset(
     check_seed(settings.seed)
     check_jpeg(settings.jpeg)
     draws_file = None if draws is None else _load_draws(draws, protocol, settings, images)
-    if protocol.generator is not None:
+    if protocol.reader is not None:
+        if settings.noise:
+            raise InputError(f"protocol {protocol.name!r} reads released LR images: "
+                             "--noise cannot be added to them")
+        parts = iter(images)  # dataset_settings() read the release into DatasetImages
+        kernel_params = "released kernels: parameters unknown"
+    elif protocol.generator is not None:
         gen = protocol.generator(settings.scale)
         if settings.downsampler not in (gen.pipeline, DEFAULT_DOWNSAMPLER):
             raise InputError(f"protocol {protocol.name!r} has its own downsampling pipeline "
@@ -353,12 +359,16 @@ def dataset_settings(
 ) -> tuple[DatasetSettings, list[HRImage]]:
     """Validate the build options and load the HR set: the settings a build would record.
 
-    This is what ``bsrbench datasets build`` calls before :func:`build_dataset`.
+    This is what ``bsrbench datasets build`` calls before :func:`build_dataset`. For a
+    protocol with a ``reader`` (a released folder given as ``hr``) the second item is the
+    release read into :class:`DatasetImage` objects, which ``build_dataset`` writes as is.
     """
     scale = scale or protocol.default_scale
     noise = check_noise(0.0 if noise is None else noise)
     seed = check_seed(0 if seed is None else seed)
     jpeg = check_jpeg(jpeg)
+    if protocol.reader is not None:
+        return _release_settings(protocol, hr, scale, noise, seed, jpeg, downsampler, draws)
     if protocol.generator is not None:
         if downsampler not in (None, DEFAULT_DOWNSAMPLER):
             raise InputError(f"protocol {protocol.name!r} has its own downsampling pipeline: "
@@ -376,4 +386,25 @@ def dataset_settings(
     hr_name, images = load_hr_set(hr)
     settings = DatasetSettings(protocol.name, scale, pipeline, hr_name, hr_set_digest(images),
                                kernel_size, noise, seed, jpeg, draws_hash)
+    return settings, images
+
+
+def _release_settings(protocol: ProtocolSpec, hr: str | Path | None, scale: int, noise: float,
+                      seed: int, jpeg: int | None, downsampler: str | None,
+                      draws: str | Path | None) -> tuple[DatasetSettings, list[Any]]:
+    """Settings of a released set read from ``hr`` (the release folder)."""
+    if hr is None:
+        raise InputError(f"protocol {protocol.name!r} reads a released folder: pass it as --hr")
+    if scale not in protocol.scales:
+        raise InputError(f"protocol {protocol.name!r} has no scale {scale} "
+                         f"(it has {', '.join(map(str, protocol.scales))})")
+    if draws is not None or downsampler not in (None, DEFAULT_DOWNSAMPLER) or noise:
+        raise InputError(f"protocol {protocol.name!r} reads released LR images: --draws, "
+                         "--downsampler and --noise do not apply")
+    images = list(protocol.reader(Path(hr), scale))
+    digest = hashlib.sha256()
+    for im in images:
+        hash_arrays(digest, im.name, image_arrays(im))
+    settings = DatasetSettings(protocol.name, scale, "release", Path(hr).resolve().name,
+                               digest.hexdigest(), protocol.kernel_size, 0.0, seed, jpeg)
     return settings, images

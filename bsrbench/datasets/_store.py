@@ -117,17 +117,22 @@ class DatasetImage:
         """The per-LR parameters of LR image ``k`` for result rows and per-kernel tables.
 
         Keys are exactly ``sigma, sigma2, theta, noise, jpeg, kernel_size``. Without blur
-        the kernel keys are None; ``jpeg`` is None without a JPEG stage. For isotropic
+        the kernel keys are None (sigma/sigma2/theta also for released kernels, whose
+        parameters are unknown); ``jpeg`` is None without a JPEG stage. For isotropic
         kernels ``sigma2 == sigma`` and ``theta == 0``; for anisotropic ones they are the
         protocol's (λ1, λ2, θ) as its ``kernel_params`` attribute says (eigenvalues or
         standard deviations; θ in radians).
         """
         p = self.params[k]
         blurred = self.kernels is not None
+
+        def known(v: float) -> float | None:  # NaN: a released kernel of unknown shape
+            return float(v) if blurred and np.isfinite(v) else None
+
         return {
-            "sigma": float(p[0]) if blurred else None,
-            "sigma2": float(p[1]) if blurred else None,
-            "theta": float(p[2]) if blurred else None,
+            "sigma": known(p[0]),
+            "sigma2": known(p[1]),
+            "theta": known(p[2]),
             "noise": float(p[3]),
             "jpeg": int(self.jpeg[k]) if self.jpeg is not None else None,
             "kernel_size": int(self.kernels.shape[-1]) if blurred else None,

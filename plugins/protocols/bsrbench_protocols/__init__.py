@@ -58,6 +58,12 @@ DASR = ("Wang et al., Unsupervised Degradation Representation Learning for Blind
         "Super-Resolution (DASR), CVPR 2021; the 9 kernels as listed in DSAT issue #2")
 
 
+def _release(folder: Any, scale: int) -> Any:
+    from bsrbench_protocols.release import read_div2krk_release
+
+    return read_div2krk_release(folder, scale)
+
+
 def _none(scale: int) -> tuple[KernelSetting, ...]:
     return ()
 
@@ -100,4 +106,10 @@ def bsrbench_protocols() -> list[ProtocolSpec]:
             "replicated edges; noise from --noise (DASR tests 0, 5, 10)",
             scales=(4,), kernels=_none, kernel_size=21, default_scale=4,
             generator=_grid("dasr"), paper=DASR),
+        ProtocolSpec(
+            "div2krk-release",
+            "the public DIV2KRK release folder (--hr DIR with gt/, lr_x2/, lr_x4/, gt_k_x2/, "
+            "gt_k_x4/), paired by image number; LR and kernels as released",
+            scales=(2, 4), kernels=_none, kernel_size=11, default_scale=4,
+            reader=_release, paper=KERNELGAN + "; DIV2KRK release"),
     ]
