@@ -62,12 +62,14 @@ REGISTERED = _registered()
 
 @pytest.mark.parametrize("name", REGISTERED["method"])
 def test_conformance_registered_method(registry, name):
-    assert_conformance(check_method(registry, name))
+    assert_conformance(check_method(registry, name,
+                                    options=_short_loop(registry, "method", name)))
 
 
 @pytest.mark.parametrize("name", REGISTERED["estimator"])
 def test_conformance_registered_estimator(registry, name):
-    assert_conformance(check_estimator(registry, name))
+    assert_conformance(check_estimator(registry, name,
+                                       options=_short_loop(registry, "estimator", name)))
 
 
 @pytest.mark.parametrize("name", REGISTERED["degradation"])
@@ -111,8 +113,8 @@ def test_conformance_builtin_with_random_weights(registry, random_weights, kind,
 
 
 def _short_loop(registry, kind, name) -> dict[str, int] | None:
-    """Two passes of an iterative part's loop (IKC's option is ``steps``, once
-    ``iterations``), so the checks stay short."""
+    """Two passes of an iterative part's loop (IKC's ``steps``, a zero-shot estimator's
+    ``iterations``), so the checks stay short: the contract does not depend on the length."""
     if kind == "method" and "+" in name:
         return None
     spec = registry.get(kind, name)
@@ -303,6 +305,36 @@ def test_conformance_broken_estimator_fails_its_check(kw, check):
     reg = load_registry(autoload=False, extra=[_plugin(_estimator("fake", **kw))])
     results = check_estimator(reg, "fake")
     assert check in _failed(results), format_results(results)
+
+
+def _autograd_on() -> None:
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise RuntimeError("called with grad disabled")
+
+
+class OptimisesPerImage(Nearest):
+    def run(self, batch):
+        _autograd_on()
+        yield from super().run(batch)
+
+
+class _OptimisingEstimator(_Estimator):
+    def estimate(self, batch):
+        _autograd_on()
+        yield from super().estimate(batch)
+
+
+@pytest.mark.parametrize("needs_grad", [True, False])
+def test_conformance_runs_needs_grad_parts_with_autograd_as_the_runner(needs_grad):
+    est = EstimatorSpec("fakeest", "a fake", "-", "MIT", (2,), needs_grad=needs_grad,
+                        factory=lambda c: _OptimisingEstimator())
+    reg = load_registry(autoload=False, extra=[_plugin(
+        _method("fake", OptimisesPerImage, needs_grad=needs_grad), est)])
+    results = check_method(reg, "fake", scales=[2]) + check_estimator(reg, "fakeest")
+    if needs_grad:
+        assert {r.status for r in results} == {PASS}, format_results(results)
+    else:  # run under inference_mode, as the runner runs parts that do not declare it
+        assert _failed(results) == {"run"}, format_results(results)
 
 
 def test_conformance_model_is_checked_composed_with_oracle():

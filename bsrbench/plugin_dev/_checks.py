@@ -189,13 +189,25 @@ def item(batch: Any, i: int) -> Any:
     return LRBatch(lr=batch.lr[i:i + 1], scale=batch.scale, kernels=k)
 
 
+def as_runner(call: Callable[[Any], Any], needs_grad: bool) -> Callable[[Any], list[Any]]:
+    """``call`` (a ``run`` or ``estimate``) consumed in the runner's grad mode:
+    ``torch.inference_mode()``, or autograd for parts that declare ``needs_grad``."""
+    def consume(batch: Any) -> list[Any]:
+        from bsrbench.compose import grad_mode
+
+        with grad_mode(needs_grad):
+            return list(call(batch))
+
+    return consume
+
+
 def items(call: Callable[[Any], Any], batch: Any, attr: str) -> list[Any]:
-    """Run a method (``run``: Steps) or estimator (``estimate``: KernelEstimates), seeded."""
+    """Run a method (``run``: Steps) or estimator (``estimate``: KernelEstimates), seeded;
+    ``call`` is wrapped by :func:`as_runner`, which sets the grad mode."""
     import torch
 
     torch.manual_seed(SEED)
-    with torch.inference_mode():
-        found = list(call(batch))
+    found = list(call(batch))
     expect(found, "yielded nothing (a run must yield at least one step/estimate)")
     for it in found:
         expect(hasattr(it, attr), f"yielded {type(it).__name__}, which has no .{attr}")

@@ -29,6 +29,7 @@ from bsrbench.plugin_dev._checks import (
     SKIP,
     CheckResult,
     Report,
+    as_runner,
     batch_vs_singles,
     check_codes,
     check_kernels,
@@ -128,7 +129,10 @@ def _method_at(report: Report, plan: Any, scale: int, device: str, weights: Path
     if not ok:
         return report.skip(METHOD_CHECKS, scale, "the factory failed")
     main = lr_batch(BATCH, SIZE, scale, device, gt)
-    ok, steps = report.attempt("run", scale, lambda: items(obj.run, main, "sr"))
+    # as the runner: a blind method that declares needs_grad runs with autograd, the rest
+    # (compositions switch their estimator's mode themselves) under inference_mode
+    run = as_runner(obj.run, bool(getattr(plan, "needs_grad", False) and plan.method))
+    ok, steps = report.attempt("run", scale, lambda: items(run, main, "sr"))
     if not ok:
         return report.skip(METHOD_CHECKS, scale, "the run failed")
     srs = [s.sr for s in steps]
@@ -154,14 +158,14 @@ def _method_at(report: Report, plan: Any, scale: int, device: str, weights: Path
         all(on_device(s, device) for s in srs), f"SR is on {srs[-1].device}, not {device}"))
     report.attempt("kernels", scale, kernels)
     report.attempt("deterministic", scale, lambda: same(
-        srs, outputs(obj.run, main, "sr"), REPEAT_ATOL, "two calls with the same seed"))
-    report.attempt("batch", scale, lambda: batch_vs_singles(obj.run, main, srs, "sr"))
+        srs, outputs(run, main, "sr"), REPEAT_ATOL, "two calls with the same seed"))
+    report.attempt("batch", scale, lambda: batch_vs_singles(run, main, srs, "sr"))
     odd = lr_batch(1, ODD_SIZE, scale, device, gt, seed=SEED + 1)
     report.attempt("odd-size", scale, lambda: odd_or_grey(
-        outputs(obj.run, odd, "sr"), (1, 3, ODD_SIZE[0] * scale, ODD_SIZE[1] * scale)))
+        outputs(run, odd, "sr"), (1, 3, ODD_SIZE[0] * scale, ODD_SIZE[1] * scale)))
     grey = lr_batch(2, SIZE, scale, device, gt, seed=SEED + 2, grey=True)
     report.attempt("grey", scale, lambda: odd_or_grey(
-        outputs(obj.run, grey, "sr"), (2, 3, SIZE[0] * scale, SIZE[1] * scale)))
+        outputs(run, grey, "sr"), (2, 3, SIZE[0] * scale, SIZE[1] * scale)))
     return None
 
 
@@ -199,7 +203,8 @@ def _estimator_at(report: Report, spec: Any, ctx: Any) -> None:
     if not ok:
         return report.skip(ESTIMATOR_CHECKS, scale, "the factory failed")
     main = lr_batch(BATCH, SIZE, scale, device, gt)
-    ok, ests = report.attempt("run", scale, lambda: items(obj.estimate, main, "kernel"))
+    estimate = as_runner(obj.estimate, bool(getattr(spec, "needs_grad", False)))
+    ok, ests = report.attempt("run", scale, lambda: items(estimate, main, "kernel"))
     if not ok:
         return report.skip(ESTIMATOR_CHECKS, scale, "the estimate failed")
     k = spec.kernel_size
@@ -219,14 +224,14 @@ def _estimator_at(report: Report, spec: Any, ctx: Any) -> None:
     report.attempt("kernel-code", scale,
                    lambda: check_codes(obj, codes, BATCH, k, scale, device))
     report.attempt("deterministic", scale, lambda: same(
-        ks, outputs(obj.estimate, main, "kernel"), REPEAT_ATOL, "two calls with the same seed"))
-    report.attempt("batch", scale, lambda: batch_vs_singles(obj.estimate, main, ks, "kernel"))
+        ks, outputs(estimate, main, "kernel"), REPEAT_ATOL, "two calls with the same seed"))
+    report.attempt("batch", scale, lambda: batch_vs_singles(estimate, main, ks, "kernel"))
     odd = lr_batch(1, ODD_SIZE, scale, device, gt, seed=SEED + 1)
     report.attempt("odd-size", scale, lambda: check_kernels(
-        outputs(obj.estimate, odd, "kernel"), 1, k))
+        outputs(estimate, odd, "kernel"), 1, k))
     grey = lr_batch(2, SIZE, scale, device, gt, seed=SEED + 2, grey=True)
     report.attempt("grey", scale, lambda: check_kernels(
-        outputs(obj.estimate, grey, "kernel"), 2, k))
+        outputs(estimate, grey, "kernel"), 2, k))
     return None
 
 
