@@ -24,6 +24,7 @@ from bsrbench.releases.spec import ReleaseSpec, file_hashes
 __all__ = ["Verified", "fetch", "verify_files"]
 
 CHUNK = 1 << 16
+WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin", ".pkl")
 DEFAULT_TIMEOUT = 30.0  # seconds without any data before a download is abandoned
 
 
@@ -56,19 +57,21 @@ def fetch(spec: ReleaseSpec, *, sha256: str | None = None, trust_on_first_use: b
         WeightsError: unpinned without ``sha256``/``trust_on_first_use``, no URL, network
             failure, stall, truncation, or a hash mismatch (the message names both hashes).
     """
-    want = (sha256 or "").lower() or spec.sha256
-    if want is not None and (len(want) != 64 or any(c not in "0123456789abcdef" for c in want)):
+    folder = cache_root(cache_dir) / spec.name
+    dest = folder / spec.filename
+    record = read_record(folder)
+    # A hash recorded earlier (trust on first use, or computed after a blob-id check)
+    # holds later downloads to the same file.
+    recorded = record.get("sha256") if record else None
+    want = (sha256 or "").lower() or spec.sha256 or recorded
+    if sha256 is not None and (len(want) != 64 or any(c not in "0123456789abcdef" for c in want)):
         raise InputError(f"--sha256 {sha256!r} is not 64 hex digits")
     if want is None and spec.git_blob is None and not trust_on_first_use:
         raise WeightsError(
             f"release {spec.name!r} is unpinned (nobody published its hash): pass --sha256 "
             "HEX if you know it, or --trust-on-first-use to record the hash of this download")
-    folder = cache_root(cache_dir) / spec.name
-    dest = folder / spec.filename
-    record = read_record(folder)
     if record is not None and dest.is_file():
-        problem = _mismatch(dest, spec, want or record.get("sha256"))
-        if problem is None:
+        if _mismatch(dest, spec, want) is None:
             return dest
         dest.unlink()
     source = url or spec.url
@@ -87,7 +90,8 @@ def fetch(spec: ReleaseSpec, *, sha256: str | None = None, trust_on_first_use: b
                            "was deleted")
     blob, digest = file_hashes(part)
     part.replace(dest)
-    how = "pinned" if spec.pinned and not sha256 else ("sha256" if want else "trust-on-first-use")
+    how = ("pinned" if spec.pinned and not sha256 else "sha256" if sha256
+           else str(record.get("accepted")) if recorded else "trust-on-first-use")
     write_record(folder, {"name": spec.name, "filename": spec.filename, "sha256": digest,
                           "git_blob": blob, "size": dest.stat().st_size, "accepted": how,
                           "url": source, "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -132,7 +136,7 @@ def _download(url: str, part: Path, spec: ReleaseSpec, timeout: float, quiet: bo
                 Progress(max(total, 1), f"get {spec.name}", unit="B", quiet=quiet) as bar:
             bar.update(have)
             try:
-                while chunk := response.read(CHUNK):
+                while chunk := response.read1(CHUNK):
                     out.write(chunk)
                     got += len(chunk)
                     bar.update(len(chunk))
@@ -145,8 +149,8 @@ def _download(url: str, part: Path, spec: ReleaseSpec, timeout: float, quiet: bo
                     f"{spec.name}: the server closed the connection after {got} of {total} "
                     "bytes; run the same command again to resume") from None
     if length is not None and got < total:
-        raise WeightsError(f"{spec.name}: got {got} of {total} bytes; run the same command "
-                           "again to resume")
+        raise WeightsError(f"{spec.name}: the server closed the connection after {got} of "
+                           f"{total} bytes; run the same command again to resume")
 
 
 def verify_files(paths: Sequence[Path], catalogue: Mapping[str, ReleaseSpec],
@@ -163,9 +167,10 @@ def verify_files(paths: Sequence[Path], catalogue: Mapping[str, ReleaseSpec],
         return [_verify_cached(f, catalogue) for f in folders if (f / "release.json").is_file()]
     out = []
     for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         if not path.exists():
             raise InputError(f"{path} does not exist: give a weights file or folder")
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in
+                       WEIGHT_SUFFIXES) if path.is_dir() else [path]
         out.extend(_identify(f, catalogue) for f in files)
     return out
 
