@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "results" / "baselines" / "regression" / "results.csv"
 # Two embedded photographs, centre 96x96 crops: 16 LR images at x4, seconds on a CPU.
 IMAGES, CROP = 2, 96
-ARGS = ["-m", "bicubic,ikc", "-d", "gaussian8", "--scale", "4", "--iterations", "7",
+ARGS = ["-m", "bicubic,ikc", "-d", "gaussian8", "--scale", "4", "-O", "steps=7",
         "--device", "cpu", "-q"]
 
 

@@ -14,7 +14,8 @@ from bsrbench.errors import InputError
 from bsrbench.registry import load_registry
 from bsrbench.results import read_results
 from bsrbench.runner import RunConfig, run
-from bsrbench.summary import load_frame, summary_text
+from bsrbench.results import load_frame
+from bsrbench.summary import summary_text
 
 
 class Iterative:
@@ -42,10 +43,10 @@ class KernelIgnoringModel:
     def __init__(self):
         self.seen = []
 
-    def restore(self, lr, kernel, noise=None):
+    def restore(self, lr, estimate, noise=None):
         from bsrbench.resize import imresize
 
-        self.seen.append(tuple(kernel.shape))
+        self.seen.append(tuple(estimate.kernel.shape))
         return imresize(lr, 4)
 
 
@@ -181,7 +182,7 @@ def test_oracle_on_unblurred_protocol_is_a_clear_error(registry, hr_dir, tmp_pat
 
 
 def test_runner_save_images_stores_every_step(dataset, tmp_path):
-    from bsrbench.runner import image_dir
+    from bsrbench.results import image_dir
 
     reg = load_registry(extra=[_plugin()])
     plan = plan_method(reg, "fake15", "oracle", {}, 4)

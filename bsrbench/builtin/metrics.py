@@ -23,6 +23,6 @@ def _ssim(x: Any, y: Any) -> Any:
 @hookimpl
 def bsrbench_metrics() -> list[MetricSpec]:
     return [
-        MetricSpec("psnr", "PSNR in dB, peak 255", _psnr),
+        MetricSpec("psnr", "PSNR in dB, peak 255", _psnr, unit="dB"),
         MetricSpec("ssim", "SSIM, 11x11 Gaussian window sigma 1.5 (Wang et al. 2004)", _ssim),
     ]

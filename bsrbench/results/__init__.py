@@ -30,7 +30,14 @@ from bsrbench.results.schema import (
     columns_for,
     row_key,
 )
-from bsrbench.results.table import InvalidRow, ResultsFile, ResultsTable, load_frame, read_table
+from bsrbench.results.table import (
+    InvalidRow,
+    ResultsFile,
+    ResultsTable,
+    load_frame,
+    read_results,
+    read_table,
+)
 
 __all__ = [
     "BASE_COLUMNS",
@@ -52,6 +59,7 @@ __all__ = [
     "load_frame",
     "lr_stem",
     "new_run_id",
+    "read_results",
     "read_table",
     "repair",
     "resume_settings",

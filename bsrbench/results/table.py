@@ -41,7 +41,14 @@ from bsrbench.results.schema import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["InvalidRow", "ResultsFile", "ResultsTable", "load_frame", "read_table"]
+__all__ = [
+    "InvalidRow",
+    "ResultsFile",
+    "ResultsTable",
+    "load_frame",
+    "read_results",
+    "read_table",
+]
 
 _NUMPY_REPR = re.compile(r"^np\.\w+\((.*)\)$")  # "np.float64(1.8)" written by numpy 2 reprs
 _REQUIRED = (*KEY, "step", "is_final")
@@ -183,6 +190,12 @@ def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> Result
             table.invalid.append(InvalidRow(i, row_key({k: row.get(k, "") for k in KEY}),
                                             reason, row.get("run_id", "")))
     return table
+
+
+def read_results(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a results.csv that stand (see :meth:`ResultsTable.current`), as
+    strings with the flags spelled ``True``/``False``."""
+    return read_table(path).current()
 
 
 def load_frame(source: str | Path | ResultsTable) -> pd.DataFrame:

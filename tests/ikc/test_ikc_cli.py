@@ -34,10 +34,10 @@ def photo_dir(tmp_path):
 
 
 def test_ikc_run_scores_every_step_and_marks_the_final(cli, photo_dir, tmp_path):
-    res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "--iterations", "3",
+    res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "-O", "steps=4",
               "--out", "r", "-q")
     assert res.exit_code == 0, res.output
-    from bsrbench.summary import load_frame
+    from bsrbench.results import load_frame
 
     frame = load_frame(tmp_path / "r" / "results.csv")
     assert sorted(frame["step"].unique()) == [0, 1, 2, 3]
@@ -55,7 +55,7 @@ def test_ikc_sr_restores_a_real_photo_with_steps(cli, tmp_path):
     lr = embedded_images(crop=64)[2].pixels[::2, ::2]  # chelsea, 32x32
     write_png(tmp_path / "cat.png", np.ascontiguousarray(lr))
     res = cli("sr", "-m", "ikc", "-i", tmp_path / "cat.png", "--scale", "4", "-o", "out",
-              "--save-steps", "--iterations", "2")
+              "--save-steps", "-O", "steps=3")
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "out" / "cat.png").pixels.shape == (128, 128, 3)
     for i in range(3):
@@ -74,7 +74,7 @@ def test_ikc_accepts_the_official_release_layout(cli, photo_dir, tmp_path):
     for name in ("Predictor_latest_G.pth", "Corrector_latest_G.pth", "pca_matrix.pth"):
         shutil.copy(official / name, weights / name)
     shutil.copy(BUNDLED_DIR / "sftmd_x4.safetensors", weights / "sftmd_x4.safetensors")
-    res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "--iterations", "1",
+    res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "-O", "steps=2",
               "--weights", weights, "--out", "off", "-q")
     assert res.exit_code == 0, res.output
     import json
@@ -94,7 +94,7 @@ def test_ikc_estimator_takes_the_official_checkpoints_through_kernel_weights(
 
     from bsrbench_ikc.checkpoints import BUNDLED_DIR
 
-    from bsrbench.summary import load_frame
+    from bsrbench.results import load_frame
 
     official = shared_dir("reference", "ikc", "official")
     weights = tmp_path / "released"
@@ -103,7 +103,7 @@ def test_ikc_estimator_takes_the_official_checkpoints_through_kernel_weights(
         shutil.copy(official / name, weights / name)
     shutil.copy(BUNDLED_DIR / "sftmd_x4.safetensors", weights / "sftmd_x4.safetensors")
     args = ("run", "-m", "sftmd", "-k", "ikc", "-d", "gaussian8", "--hr", photo_dir,
-            "--iterations", "1", "-q")
+            "-O", "steps=2", "-q")
     res = cli(*args, "--kernel-weights", weights, "--out", "released_run")
     assert res.exit_code == 0, res.output
     res = cli(*args, "--out", "bundled_run")

@@ -73,7 +73,7 @@ def _lr(b: int = 2, seed: int = 1) -> torch.Tensor:
 
 
 def test_ikc_method_yields_t_plus_one_steps_of_right_shapes(pca: KernelPCA) -> None:
-    method = IKCMethod(*_nets(), pca, iterations=3)
+    method = IKCMethod(*_nets(), pca, steps=4)
     steps = list(method.run(LRBatch(lr=_lr(), scale=SCALE)))
     assert len(steps) == 4
     for step in steps:
@@ -88,7 +88,7 @@ def test_ikc_method_feeds_corrector_output_forward(pca: KernelPCA) -> None:
     sftmd, predictor, corrector = _nets()
     spy_s, spy_c = Spy(sftmd), Spy(corrector)
     lr = _lr()
-    steps = list(IKCMethod(spy_s, predictor, spy_c, pca, 3).run(LRBatch(lr=lr, scale=SCALE)))
+    steps = list(IKCMethod(spy_s, predictor, spy_c, pca, 4).run(LRBatch(lr=lr, scale=SCALE)))
     assert len(spy_c.calls) == 3 and len(spy_s.calls) == 4
     for i in range(1, 4):
         (sr_in, code_in), code_out = spy_c.calls[i - 1]
@@ -105,7 +105,7 @@ def test_ikc_method_feeds_corrector_output_forward(pca: KernelPCA) -> None:
 def test_ikc_method_step_zero_is_predictor_then_sftmd(pca: KernelPCA) -> None:
     sftmd, predictor, corrector = _nets()
     lr = _lr()
-    step0 = next(IKCMethod(sftmd, predictor, corrector, pca, 2).run(LRBatch(lr=lr, scale=SCALE)))
+    step0 = next(IKCMethod(sftmd, predictor, corrector, pca, 3).run(LRBatch(lr=lr, scale=SCALE)))
     with torch.no_grad():
         code = predictor(lr)
         assert torch.equal(step0.code, code) and torch.equal(step0.sr, sftmd(lr, code))
@@ -113,7 +113,7 @@ def test_ikc_method_step_zero_is_predictor_then_sftmd(pca: KernelPCA) -> None:
 
 
 def test_ikc_method_batch_equals_single_runs(pca: KernelPCA) -> None:
-    method = IKCMethod(*_nets(), pca, iterations=2)
+    method = IKCMethod(*_nets(), pca, steps=3)
     lr = _lr(3)
     batched = list(method.run(LRBatch(lr=lr, scale=SCALE)))
     for b in range(3):
@@ -124,7 +124,7 @@ def test_ikc_method_batch_equals_single_runs(pca: KernelPCA) -> None:
 
 
 def test_ikc_method_outputs_are_normal_tensors(pca: KernelPCA) -> None:
-    for step in IKCMethod(*_nets(), pca, 1).run(LRBatch(lr=_lr(), scale=SCALE)):
+    for step in IKCMethod(*_nets(), pca, 2).run(LRBatch(lr=_lr(), scale=SCALE)):
         assert not torch.is_inference_mode_enabled()  # mode does not leak between steps
         assert not step.sr.is_inference() and not step.code.is_inference()
         step.sr.clamp_(0, 1)  # a runner may modify the SR in place
@@ -143,8 +143,8 @@ def test_ikc_method_rejects_wrong_scale_and_shape(pca: KernelPCA) -> None:
         next(method.run(LRBatch(lr=_lr(), scale=4)))
     with pytest.raises(InputError, match="B, 3, h, w"):
         next(method.run(LRBatch(lr=torch.rand(1, 1, 8, 8), scale=SCALE)))
-    with pytest.raises(InputError, match="iterations"):
-        IKCMethod(*_nets(), pca, iterations=-1)
+    with pytest.raises(InputError, match="steps"):
+        IKCMethod(*_nets(), pca, steps=0)
 
 
 def test_ikc_objects_follow_the_interfaces(pca: KernelPCA) -> None:
@@ -173,8 +173,8 @@ def test_ikc_sftmd_model_restores_with_encoded_kernel(pca: KernelPCA) -> None:
 def test_ikc_estimators_match_the_method(pca: KernelPCA) -> None:
     sftmd, predictor, corrector = _nets()
     batch = LRBatch(lr=_lr(), scale=SCALE)
-    steps = list(IKCMethod(sftmd, predictor, corrector, pca, 2).run(batch))
-    estimates = list(IKCEstimator(sftmd, predictor, corrector, pca, 2).estimate(batch))
+    steps = list(IKCMethod(sftmd, predictor, corrector, pca, 3).run(batch))
+    estimates = list(IKCEstimator(sftmd, predictor, corrector, pca, 3).estimate(batch))
     assert len(estimates) == 3
     for step, est in zip(steps, estimates, strict=True):
         assert torch.equal(step.code, est.code) and torch.equal(step.kernel, est.kernel)
@@ -193,7 +193,7 @@ def test_ikc_factories_without_weights_say_how_to_get_them(tmp_path, monkeypatch
     monkeypatch.setattr(checkpoints, "BUNDLED_DIR", tmp_path / "weights")
     for factory in (build_method, build_sftmd, build_predictor, build_ikc_estimator):
         with pytest.raises(WeightsError, match="--weights DIR"):
-            factory(_ctx(None, iterations=7))
+            factory(_ctx(None, steps=7))
 
 
 def test_ikc_factories_build_from_a_bsrbench_folder(tmp_path: Path, pca: KernelPCA) -> None:
@@ -201,12 +201,12 @@ def test_ikc_factories_build_from_a_bsrbench_folder(tmp_path: Path, pca: KernelP
     save_weights(tmp_path, SCALE, sftmd=sftmd, predictor=predictor, corrector=corrector, pca=pca)
     sftmd.clamp = True  # clamping is not saved: loaded SFTMDs clamp, as the official one does
     batch = LRBatch(lr=_lr(), scale=SCALE)
-    method = build_method(_ctx(tmp_path, iterations=2))
+    method = build_method(_ctx(tmp_path, steps=3))
     steps = list(method.run(batch))
     assert len(steps) == 3
-    ref = list(IKCMethod(sftmd, predictor, corrector, pca, 2).run(batch))
+    ref = list(IKCMethod(sftmd, predictor, corrector, pca, 3).run(batch))
     assert all(torch.equal(a.sr, b.sr) for a, b in zip(steps, ref, strict=True))
-    assert len(list(build_ikc_estimator(_ctx(tmp_path, iterations=1)).estimate(batch))) == 2
+    assert len(list(build_ikc_estimator(_ctx(tmp_path, steps=2)).estimate(batch))) == 2
     assert len(list(build_predictor(_ctx(tmp_path)).estimate(batch))) == 1
     kernels = torch.from_numpy(isotropic_kernels(np.array([1.0, 2.0]))).float()
     assert build_sftmd(_ctx(tmp_path)).restore(batch.lr, kernels).shape == (2, 3, 24, 20)

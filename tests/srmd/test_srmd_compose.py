@@ -42,7 +42,7 @@ def test_srmd_runs_with_each_estimator(variant, kernel, steps, photo_dir, tmp_pa
     args = ["run", "-m", variant, "-k", kernel, "-d", "gaussian8", "--hr", str(photo_dir),
             "--out", str(out), "-q"]
     if kernel == "ikc":
-        args += ["--iterations", str(steps - 1)]
+        args += ["-O", f"steps={steps}"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     rows = read_results(out / "results.csv")
