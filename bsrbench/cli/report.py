@@ -1,4 +1,4 @@
-"""``bsrbench report``: a thin command over report.py.
+"""``bsrbench report``: a thin command over :func:`bsrbench.report.write_report`.
 
 :func:`register` adds it to the main group (``register(main)`` in ``bsrbench.cli``).
 Exit codes: 0, or 2 for a bad run directory.
@@ -28,9 +28,10 @@ def report_command(run_dirs: tuple[Path, ...], out: Path | None, max_images: int
                    kernel_index: int) -> None:
     """Render a self-contained HTML report of one or more run directories."""
     from bsrbench.report import write_report
+    from bsrbench.results import REPORT
 
     if out is None:
-        out = run_dirs[0] / "report.html" if len(run_dirs) == 1 else Path("report.html")
+        out = run_dirs[0] / REPORT if len(run_dirs) == 1 else Path(REPORT)
     path = write_report(list(run_dirs), out, max_images=max_images, kernel_index=kernel_index)
     click.echo(str(path))
 

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from bsrbench.errors import InputError
 from bsrbench.report.formatting import MetricInfo, metric_infos
-from bsrbench.results import BASE_COLUMNS, RESULTS, TAIL_COLUMNS, RunLog, load_frame
+from bsrbench.results import (
+    BASE_COLUMNS,
+    RESULTS,
+    TAIL_COLUMNS,
+    ResultsTable,
+    RunLog,
+    load_frame,
+    read_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +52,7 @@ class RunRecord:
     name: str
     entries: tuple[dict[str, Any], ...]
     problem: str = ""  # run.json missing or unreadable: said on the page
+    invalid: tuple[str, ...] = ()  # results.csv lines that did not parse, and why
 
 
 @dataclass(frozen=True)
@@ -78,14 +87,16 @@ def check_runs(run_dirs: Sequence[str | Path]) -> list[Path]:
     return runs
 
 
-def _record(run: Path, name: str) -> RunRecord:
+def _record(run: Path, name: str, table: ResultsTable) -> RunRecord:
+    invalid = tuple(f"line {r.line}: {r.reason}" for r in table.invalid)
     try:
         entries = RunLog(run).runs
     except InputError as exc:
-        return RunRecord(run, name, (), f"run.json unreadable, provenance unknown: {exc}")
+        return RunRecord(run, name, (), f"run.json unreadable, provenance unknown: {exc}",
+                         invalid)
     if not entries:
-        return RunRecord(run, name, (), "No run.json: provenance unknown.")
-    return RunRecord(run, name, tuple(entries))
+        return RunRecord(run, name, (), "No run.json: provenance unknown.", invalid)
+    return RunRecord(run, name, tuple(entries), "", invalid)
 
 
 def _labels(frame: pd.DataFrame, names: Sequence[str]) -> list[str]:
@@ -128,10 +139,11 @@ def load(runs: Sequence[Path]) -> ReportData:
     import pandas as pd
 
     names = run_names(runs)
-    records = tuple(_record(r, n) for r, n in zip(runs, names))
+    tables = [read_table(r / RESULTS) for r in runs]
+    records = tuple(_record(r, n, t) for r, n, t in zip(runs, names, tables))
     frames, columns = [], []
-    for i, run in enumerate(runs):
-        f = load_frame(run / RESULTS)
+    for i, table in enumerate(tables):
+        f = load_frame(table)
         if f.empty:
             continue
         columns += [c for c in f.columns if c not in BASE_COLUMNS and c not in TAIL_COLUMNS

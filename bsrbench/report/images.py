@@ -146,13 +146,15 @@ def _image_names(sub: pd.DataFrame, runs: Sequence[Path], hr_rel: Path,
     return sorted(names)[:max_images]
 
 
-def _methods(sub: pd.DataFrame, runs: Sequence[Path]) -> list[tuple[int, str, str, bool]]:
-    """(run, row label, method folder, upper bound or noise known) of runs with pictures,
-    blind methods first."""
-    keys = sub[["run", "label", "method", "bound"]].drop_duplicates()
-    out = [(int(r.run), str(r.label), str(r.method), bool(r.bound))
+def _methods(sub: pd.DataFrame, runs: Sequence[Path]) -> list[tuple[int, str, str, str]]:
+    """(run, row label, method folder, caption) of runs with pictures, blind methods
+    first; the caption names why a row is not blind ("" when it is)."""
+    keys = sub[["run", "label", "method", "upper_bound", "noise_known"]].drop_duplicates()
+    out = [(int(r.run), str(r.label), str(r.method),
+            f"{r.label} (upper bound)" if r.upper_bound
+            else f"{r.label} (noise known)" if r.noise_known else "")
            for r in keys.itertuples() if has_images(runs[int(r.run)])]
-    return sorted(out, key=lambda t: t[3])
+    return sorted(out, key=lambda t: bool(t[3]))
 
 
 def _visual(name: str, dataset: str, scale: int, sub: pd.DataFrame, runs: Sequence[Path],
@@ -175,20 +177,19 @@ def _visual(name: str, dataset: str, scale: int, sub: pd.DataFrame, runs: Sequen
         lr_crop = np.repeat(np.repeat(lr_crop, scale, axis=0), scale, axis=1)
         tiles.append(Tile(_png_uri(lr_crop), f"LR ×{scale} (nearest)"))
     rows = []
-    for run, label, method, bound in _methods(sub, runs):
+    for run, label, method, marked in _methods(sub, runs):
         mine = sub[(sub["run"] == run) & (sub["label"] == label) & (sub["image"] == name)]
         if mine.empty:
             continue
         final = int(mine.loc[mine["is_final"], "step"].max())
         srdir = image_dir(runs[run], "sr", dataset, scale, method)
-        css = "tile ub" if bound else "tile"
+        css = "tile ub" if marked else "tile"
 
         def crop_of(step: int, srdir: Path = srdir) -> str | None:
             p = srdir / f"{step_stem(name, kernel_index, step)}.png"
             return _png_uri(_read(p)[crop]) if p.is_file() else None
 
-        tiles.append(Tile(crop_of(final), f"{label} (upper bound)" if bound else label,
-                          _scores(mine, metrics, final), css))
+        tiles.append(Tile(crop_of(final), marked or label, _scores(mine, metrics, final), css))
         steps = sorted(int(s) for s in mine["step"].unique())
         if len(steps) > 1:
             rows.append(TileRow(f"{label}: every step", tuple(
@@ -224,7 +225,7 @@ def kernels_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: in
             if gt is None:
                 continue
             rows = [TileRow("ground truth", (Tile(_file_uri(gt), "", css="tile kernel"),))]
-            for run, label, method, bound in _methods(sub, runs):
+            for run, label, method, marked in _methods(sub, runs):
                 mine = sub[(sub["run"] == run) & (sub["label"] == label) & (sub["image"] == name)]
                 kdir = image_dir(runs[run], "kernel", dataset, scale, method)
                 if mine.empty or not kdir.is_dir():
@@ -235,8 +236,8 @@ def kernels_section(frame: pd.DataFrame, runs: Sequence[Path], *, max_images: in
                     kp = mine.loc[mine["step"] == st, KERNEL_PSNR.name]
                     val = f"{fmt(kp.iloc[0], KERNEL_PSNR.decimals)} dB" if len(kp) else ""
                     tiles.append(Tile(_file_uri(p) if p.is_file() else None, f"step {st}", val,
-                                      "tile kernel ub" if bound else "tile kernel"))
-                rows.append(TileRow(label + (" (upper bound)" if bound else ""), tuple(tiles)))
+                                      "tile kernel ub" if marked else "tile kernel"))
+                rows.append(TileRow(marked or label, tuple(tiles)))
             if len(rows) > 1:
                 out.append(Visual(f"{name} — {dataset} ×{scale}, LR image {kernel_index}",
                                   rows=tuple(rows), side_by_side=True))

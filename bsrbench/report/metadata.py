@@ -67,6 +67,11 @@ def metadata_blocks(runs: Sequence[RunRecord]) -> list[Any]:
     out: list[Any] = []
     for run in runs:
         out += [Heading(run.name), Note(str(run.path.resolve()), "note mono")]
+        if run.invalid:
+            out.append(Note(f"results.csv rows left out (they do not parse): "
+                            f"{'; '.join(run.invalid[:10])}"
+                            + (f" (and {len(run.invalid) - 10} more)" if len(run.invalid) > 10
+                               else ""), "warn"))
         if run.problem:
             out.append(Note(run.problem, "warn"))
             continue

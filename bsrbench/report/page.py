@@ -131,6 +131,12 @@ def summary_items(data: ReportData) -> list[tuple[str, bool]]:
     if len(convs) > 1:
         items.append(("Warning: more than one metric convention; such numbers are not "
                       "comparable.", True))
+    for r in runs:
+        if r.invalid:
+            more = f" (and {len(r.invalid) - 3} more)" if len(r.invalid) > 3 else ""
+            items.append((f"Warning: {len(r.invalid)} row(s) of {r.name}/results.csv do not "
+                          f"parse and are left out: {'; '.join(r.invalid[:3])}{more}. The "
+                          "next run into that folder recomputes them.", True))
     n_bad = int((frame["error"] != "").sum())
     items.append((f"Failed LR images: {n_bad}." if n_bad else "No LR image failed.", n_bad > 0))
     return items

@@ -89,3 +89,18 @@ def test_report_same_method_in_two_folders_names_the_folder(tmp_path):
     head = _section(render_report([a, b]), "headline")
     assert [name for _, name, _ in _rows(head)] == ["ikc (a)", "ikc (b)"]
     assert '<b class="best">28.20</b>' in head
+
+
+def test_report_pictures_name_rows_that_are_not_blind(make_run):
+    from report_helpers import hr_image, save_pictures
+
+    rows = [row(method="dan", image="x", psnr=27.0, ssim=0.8),
+            row(method="srmd+dan", image="x", psnr=29.5, ssim=0.85, noise_known=True),
+            row(method="srmd+oracle", image="x", psnr=30.0, ssim=0.86, upper_bound=True)]
+    run = make_run("r", rows)
+    save_pictures(run, "gaussian8/hr", 4, {"x": hr_image(0)},
+                  {"dan": 1, "srmd+dan": 1, "srmd+oracle": 1})
+    vis = _section(render_report([run]), "images")
+    caps = re.findall(r'<div class="cap">([^<]*)</div>', vis)
+    assert caps == ["HR", "LR ×4 (nearest)", "dan", "srmd+dan (noise known)",
+                    "srmd+oracle (upper bound)"]

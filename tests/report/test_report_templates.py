@@ -104,3 +104,14 @@ def test_report_of_runs_without_rows_says_so(tmp_path):
     page = render_report([run])
     assert "These runs have no results yet." in page and 'id="meta"' in page
     assert 'id="headline"' not in page
+
+
+def test_report_names_rows_that_do_not_parse(make_run):
+    # a hand-edited cell that is not a number: the row is reported, in no mean
+    run = make_run("r", [row(image="a", psnr=30.0, ssim=0.9),
+                         row(image="b", psnr="abc", ssim=0.9)], [meta("bicubic")])
+    page = render_report([run])
+    assert "Warning: 1 row(s) of r/results.csv do not parse and are left out: line 3: psnr" \
+        in page
+    assert "results.csv rows left out (they do not parse): line 3: psnr" in page
+    assert "mean over 1 LR images" in page
