@@ -132,3 +132,30 @@ def test_dasr9_matches_dasr_preprocessing(case: str, noise: str) -> None:
     assert np.abs(out.kernel - np.load(folder / "kernel.npy")).max() <= 1e-7
     diff = out.lr.astype(int) - _png(folder / params["noise"][noise]["lr"])
     assert np.abs(diff).max() <= 1 and np.count_nonzero(diff) <= 3  # .5 ties (FACTS §1)
+
+
+@pytest.mark.parametrize(("tag", "scale", "protocol", "noise"), [
+    ("DIPFKP_x2", 2, "dipfkp", 0.0), ("DIPFKP_x4", 4, "dipfkp", 0.0),
+    ("DIPFKP_x4_noiseker0.4_noiseim10", 4, "dipfkp-kernelnoise", 10.0)])
+def test_dipfkp_seeded_build_matches_prepare_dataset(registry, tmp_path, tag, scale, protocol,
+                                                     noise):
+    """np.random.seed(1) once, images in sorted order (baby, bird): every PNG bit-exact."""
+    import shutil
+
+    from scipy.io import loadmat
+
+    from bsrbench.datasets import TestSet, resolve_dataset
+
+    golden = shared_dir("reference", "fkp", "prepare_dataset", tag)
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    for name in ("baby", "bird"):
+        shutil.copy(shared_dir("data", "Set5", f"{name}.png"), hr / f"{name}.png")
+    path = resolve_dataset(registry, protocol, hr=hr, scale=scale, seed=1, noise=noise,
+                           cache_dir=tmp_path / "c")
+    with TestSet(path) as ts:
+        for name in ("baby", "bird"):
+            im = ts.image(name)
+            want = loadmat(golden / f"{name}_gt_k.mat")["Kernel"]
+            assert np.abs(im.kernels[0] - want).max() <= 1e-7
+            assert np.array_equal(im.lr[0], _png(golden / f"{name}_lr.png"))

@@ -58,6 +58,19 @@ DASR = ("Wang et al., Unsupervised Degradation Representation Learning for Blind
         "Super-Resolution (DASR), CVPR 2021; the 9 kernels as listed in DSAT issue #2")
 
 
+def _fkp(kernel_noise: float) -> Any:
+    def make(scale: int) -> Any:
+        from bsrbench_protocols.fkp import FkpGenerator
+
+        return FkpGenerator(scale, kernel_noise)
+
+    return make
+
+
+FKP = ("Liang et al., Flow-based Kernel Prior with Application to Blind Super-Resolution "
+       "(FKP), CVPR 2021; data/prepare_dataset.py, DIPFKP mode")
+
+
 def _release(folder: Any, scale: int) -> Any:
     from bsrbench_protocols.release import read_div2krk_release
 
@@ -106,6 +119,17 @@ def bsrbench_protocols() -> list[ProtocolSpec]:
             "replicated edges; noise from --noise (DASR tests 0, 5, 10)",
             scales=(4,), kernels=_none, kernel_size=21, default_scale=4,
             generator=_grid("dasr"), paper=DASR),
+        ProtocolSpec(
+            "dipfkp",
+            "FKP's synthetic set: random anisotropic kernel of size min(4s+3, 21), circular "
+            "padding, LR truncated; image noise std U(0, --noise)",
+            scales=(2, 3, 4), kernels=_none, kernel_size=19, default_scale=4,
+            generator=_fkp(0.0), paper=FKP),
+        ProtocolSpec(
+            "dipfkp-kernelnoise",
+            "dipfkp with FKP's multiplicative kernel noise U[-0.4, 0.4) (--noise_ker 0.4)",
+            scales=(2, 3, 4), kernels=_none, kernel_size=19, default_scale=4,
+            generator=_fkp(0.4), paper=FKP),
         ProtocolSpec(
             "div2krk-release",
             "the public DIV2KRK release folder (--hr DIR with gt/, lr_x2/, lr_x4/, gt_k_x2/, "
