@@ -123,8 +123,8 @@ def summary_items(data: ReportData) -> list[tuple[str, bool]]:
     if it:
         items.append(("Iterative methods (every step scored, final step reported): "
                       + ", ".join(sorted({label for label, _, _ in it})) + ".", False))
-    items.append(("Metrics: " + "; ".join(f"{m.label} ({m.direction})" for m in data.metrics)
-                  + ".", False))
+    items.append(("Metrics: " + ("; ".join(f"{m.label} ({m.direction})" for m in data.metrics)
+                                 or "none in results.csv") + ".", False))
     convs = sorted(set(frame["convention"]) - {""})
     for c in convs:
         items.append((f"Metric convention {c}: {CONVENTIONS.get(c, 'see run.json')}.", False))

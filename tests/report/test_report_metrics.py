@@ -119,3 +119,13 @@ def test_report_decimals_follow_the_unit(make_run):
                                    [meta("bicubic", metrics=ms)],
                                    metrics=("psnr", "ssim", "fid"))])
     assert "30.00 / 0.9000 / 12.35" in re.sub(r"<[^>]+>", "", _section(page, "headline"))
+
+
+def test_report_without_metric_columns_still_renders(make_run):
+    # a results.csv of an older tool with no score columns at all: rows and steps shown
+    rows = [row(method="a", image="x", step=s, is_final=s == 1, kernel_psnr=40.0 + s)
+            for s in range(2)]
+    page = render_report([make_run("r", rows, metrics=())])
+    assert "Metrics: none in results.csv." in page
+    steps = _section(page, "steps")
+    assert "kernel PSNR (dB) ↑" in steps and "41.00" in steps
