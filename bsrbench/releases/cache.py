@@ -1,25 +1,27 @@
 """The weights cache: where fetched releases live and what was recorded about them.
 
-Layout: ``<cache>/<release name>/<upstream file name>`` plus ``release.json`` beside it,
-written only after the file passed its check. The record holds the hashes seen and how
-the file was accepted (``pinned``, ``sha256`` given by the user, or
-``trust-on-first-use``), so later checks compare against the same hash even for releases
-nobody pinned.
+Layout: ``<cache>/<method>/<upstream file name>``, so one method's files sit together as
+upstream ships them (``--weights <cache>/ikc`` is IKC's official layout), plus a record
+``<file name>.release.json`` beside each file, written only after the file passed its
+check. The record holds the release name, the hashes seen and how the file was accepted
+(``pinned``, ``sha256`` given by the user, or ``trust-on-first-use``), so later checks
+hold the file to the same hash even for releases nobody pinned.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bsrbench.errors import WeightsError
 
-__all__ = ["RECORD", "cache_root", "cached_file", "read_record", "recorded_sha256",
-           "write_record"]
+__all__ = ["RECORD_SUFFIX", "cache_root", "cached_file", "read_record", "record_path",
+           "recorded_sha256", "records", "write_record"]
 
-RECORD = "release.json"
+RECORD_SUFFIX = ".release.json"
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -33,27 +35,48 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(base) / "bsrbench" / "weights"
 
 
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """The ``release.json`` of a cached release folder, or None when there is none."""
-    path = folder / RECORD
-    if not path.is_file():
+def record_path(path: Path) -> Path:
+    """The record beside a cached file."""
+    return path.with_name(path.name + RECORD_SUFFIX)
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record of cached file ``path``, or None when there is none."""
+    rec = record_path(path)
+    if not rec.is_file():
         return None
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(rec.read_text())
     except ValueError as exc:
-        raise WeightsError(f"{path} is not valid JSON ({exc}): delete the folder and "
-                           "fetch the release again") from None
-    if not isinstance(record, dict) or not isinstance(record.get("filename"), str):
-        raise WeightsError(f"{path} is not a release record: delete the folder and fetch "
-                           "the release again")
+        raise WeightsError(f"{rec} is not valid JSON ({exc}): delete it and the file beside "
+                           "it, then fetch the release again") from None
+    if not isinstance(record, dict) or not isinstance(record.get("name"), str):
+        raise WeightsError(f"{rec} is not a release record: delete it and the file beside it, "
+                           "then fetch the release again")
     return record
 
 
-def write_record(folder: Path, record: dict[str, Any]) -> None:
-    """Write ``release.json`` atomically (temporary file, then rename)."""
-    tmp = folder / (RECORD + ".tmp")
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    """Write the record of cached file ``path`` atomically (temporary file, then rename)."""
+    rec = record_path(path)
+    tmp = rec.with_name(rec.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, folder / RECORD)
+    os.replace(tmp, rec)
+
+
+def records(cache_dir: str | Path | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """``(file, record)`` of every cached release (readable records only)."""
+    root = cache_root(cache_dir)
+    if not root.is_dir():
+        return
+    for rec in sorted(root.glob(f"*/*{RECORD_SUFFIX}")):
+        path = rec.with_name(rec.name[: -len(RECORD_SUFFIX)])
+        try:
+            record = read_record(path)
+        except WeightsError:
+            continue
+        if record is not None:
+            yield path, record
 
 
 def cached_file(name: str, cache_dir: str | Path | None = None) -> Path | None:
@@ -62,25 +85,17 @@ def cached_file(name: str, cache_dir: str | Path | None = None) -> Path | None:
     Cheap: it does not re-hash the file (``bsrbench weights verify`` does); loaders pass
     :func:`recorded_sha256` to the weights reader, which checks the hash on load.
     """
-    folder = cache_root(cache_dir) / name
-    try:
-        record = read_record(folder)
-    except WeightsError:
-        return None
-    if record is None:
-        return None
-    path = folder / record["filename"]
-    return path if path.is_file() else None
+    for path, record in records(cache_dir):
+        if record["name"] == name and path.is_file():
+            return path
+    return None
 
 
 def recorded_sha256(path: str | Path) -> str | None:
     """The sha256 recorded when a cached release file was accepted, or None elsewhere."""
-    path = Path(path)
     try:
-        record = read_record(path.parent)
+        record = read_record(Path(path))
     except WeightsError:
         return None
-    if record is None or record.get("filename") != path.name:
-        return None
-    value = record.get("sha256")
+    value = record.get("sha256") if record else None
     return value if isinstance(value, str) else None

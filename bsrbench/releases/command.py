@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bsrbench.cli.common import handle_errors
+from bsrbench.errors import InputError
 from bsrbench.releases.cache import cache_root, cached_file
 from bsrbench.releases.catalogue import catalogue, lookup
 from bsrbench.releases.fetch import DEFAULT_TIMEOUT, fetch, verify_files
@@ -45,7 +46,7 @@ def weights_command() -> click.Group:
             click.echo(f"{'':<22} source: {spec.source}; licence: {spec.license}")
 
     @weights.command()
-    @click.argument("name")
+    @click.argument("names", nargs=-1, required=True)
     @click.option("--sha256", default=None, help="expected sha256 (for unpinned releases)")
     @click.option("--trust-on-first-use", is_flag=True,
                   help="accept an unpinned release and record the hash of this download")
@@ -56,13 +57,17 @@ def weights_command() -> click.Group:
     @_CACHE_DIR
     @click.option("--quiet", is_flag=True, help="no progress output")
     @handle_errors
-    def get(name: str, sha256: str | None, trust_on_first_use: bool, url: str | None,
-            timeout: float, cache_dir: Path | None, quiet: bool) -> None:
-        """Download release NAME into the cache and verify it (resumes a partial file)."""
-        spec = lookup(name, catalogue())
-        path = fetch(spec, sha256=sha256, trust_on_first_use=trust_on_first_use,
-                     cache_dir=cache_dir, url=url, timeout=timeout, quiet=quiet)
-        click.echo(f"{spec.name}: {path}")
+    def get(names: tuple[str, ...], sha256: str | None, trust_on_first_use: bool,
+            url: str | None, timeout: float, cache_dir: Path | None, quiet: bool) -> None:
+        """Download releases NAMES into the cache and verify them (resumes partial files)."""
+        if len(names) > 1 and (sha256 or url):
+            raise InputError("--sha256 and --url apply to one release: give one NAME")
+        releases = catalogue()
+        specs = [lookup(name, releases) for name in names]  # all names checked first
+        for spec in specs:
+            path = fetch(spec, sha256=sha256, trust_on_first_use=trust_on_first_use,
+                         cache_dir=cache_dir, url=url, timeout=timeout, quiet=quiet)
+            click.echo(f"{spec.name}: {path}")
 
     @weights.command()
     @click.argument("path", required=False, type=click.Path(path_type=Path))

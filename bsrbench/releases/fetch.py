@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bsrbench.errors import InputError, WeightsError
-from bsrbench.releases.cache import cache_root, read_record, write_record
+from bsrbench.releases.cache import cache_root, read_record, records, write_record
 from bsrbench.releases.spec import ReleaseSpec, file_hashes
 
 __all__ = ["Verified", "fetch", "verify_files"]
@@ -57,9 +57,12 @@ def fetch(spec: ReleaseSpec, *, sha256: str | None = None, trust_on_first_use: b
         WeightsError: unpinned without ``sha256``/``trust_on_first_use``, no URL, network
             failure, stall, truncation, or a hash mismatch (the message names both hashes).
     """
-    folder = cache_root(cache_dir) / spec.name
+    folder = cache_root(cache_dir) / spec.method
     dest = folder / spec.filename
-    record = read_record(folder)
+    record = read_record(dest)
+    if record is not None and record.get("name") != spec.name:
+        raise WeightsError(f"{dest} is already the cached file of release {record['name']!r}: "
+                           f"pass another --cache-dir for {spec.name!r}")
     # A hash recorded earlier (trust on first use, or computed after a blob-id check)
     # holds later downloads to the same file.
     recorded = record.get("sha256") if record else None
@@ -92,7 +95,7 @@ def fetch(spec: ReleaseSpec, *, sha256: str | None = None, trust_on_first_use: b
     part.replace(dest)
     how = ("pinned" if spec.pinned and not sha256 else "sha256" if sha256
            else str(record.get("accepted")) if recorded else "trust-on-first-use")
-    write_record(folder, {"name": spec.name, "filename": spec.filename, "sha256": digest,
+    write_record(dest, {"name": spec.name, "filename": spec.filename, "sha256": digest,
                           "git_blob": blob, "size": dest.stat().st_size, "accepted": how,
                           "url": source, "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                   time.gmtime())})
@@ -162,9 +165,7 @@ def verify_files(paths: Sequence[Path], catalogue: Mapping[str, ReleaseSpec],
     is reported with both hashes.
     """
     if not paths:
-        root = cache_root(cache_dir)
-        folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        return [_verify_cached(f, catalogue) for f in folders if (f / "release.json").is_file()]
+        return [_verify_cached(p, r, catalogue) for p, r in records(cache_dir)]
     out = []
     for path in paths:
         if not path.exists():
@@ -175,16 +176,16 @@ def verify_files(paths: Sequence[Path], catalogue: Mapping[str, ReleaseSpec],
     return out
 
 
-def _verify_cached(folder: Path, catalogue: Mapping[str, ReleaseSpec]) -> Verified:
-    record = read_record(folder) or {}
-    path = folder / str(record.get("filename", ""))
+def _verify_cached(path: Path, record: Mapping[str, object],
+                   catalogue: Mapping[str, ReleaseSpec]) -> Verified:
+    name = str(record["name"])
     if not path.is_file():
-        return Verified(path, folder.name, False, "recorded but the file is missing")
-    spec = catalogue.get(folder.name)
+        return Verified(path, name, False, "recorded but the file is missing")
+    spec = catalogue.get(name)
     recorded = record.get("sha256")
     if spec is None:
-        return Verified(path, folder.name, False, "not a known release (unknown name)")
-    problem = _mismatch(path, spec, spec.sha256 or recorded)
+        return Verified(path, name, False, "not a known release (unknown name)")
+    problem = _mismatch(path, spec, spec.sha256 or (str(recorded) if recorded else None))
     if problem is not None:
         return Verified(path, spec.name, False, problem)
     how = record.get("accepted", "pinned")

@@ -22,6 +22,7 @@ STALL_S = 2.0
 class _Handler(BaseHTTPRequestHandler):
     modes: ClassVar[list[str]] = []  # one per request; the last one repeats
     seen: ClassVar[list[str | None]] = []  # the Range header of every request
+    payload: ClassVar[bytes] = PAYLOAD
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
@@ -31,20 +32,21 @@ class _Handler(BaseHTTPRequestHandler):
         mode = cls.modes.pop(0) if len(cls.modes) > 1 else cls.modes[0]
         rng = self.headers.get("Range")
         cls.seen.append(rng)
-        body, status, start = PAYLOAD, 200, 0
+        data = cls.payload
+        body, status, start = data, 200, 0
         if mode == "corrupt":
-            body = PAYLOAD[:100] + bytes([PAYLOAD[100] ^ 0xFF]) + PAYLOAD[101:]
+            body = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
         if mode == "ok" and rng and rng.startswith("bytes="):
             start = int(rng[len("bytes="):].split("-")[0])
-            if start >= len(PAYLOAD):
+            if start >= len(data):
                 self.send_response(416)
                 self.end_headers()
                 return
-            body, status = PAYLOAD[start:], 206
+            body, status = data[start:], 206
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
         if mode == "truncate":
             self.wfile.write(body[: len(body) // 2])
@@ -60,9 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve() -> Iterator[tuple[str, type[_Handler]]]:
+def serve(payload: bytes = PAYLOAD) -> Iterator[tuple[str, type[_Handler]]]:
     """Start a server; yield (URL of the payload, handler class with ``modes``/``seen``)."""
-    handler = type("Handler", (_Handler,), {"modes": ["ok"], "seen": []})
+    handler = type("Handler", (_Handler,), {"modes": ["ok"], "seen": [], "payload": payload})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},

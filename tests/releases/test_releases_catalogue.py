@@ -73,7 +73,7 @@ def test_weights_get_and_list_and_verify_through_the_cli(tmp_path: Path) -> None
                       "--cache-dir", cache, "--quiet")
         assert got.exit_code == 0, got.output
         assert len(handler.seen) == 1
-    path = cache / "danv1_x4_setting1" / "danv1_x4_setting1.pth"
+    path = cache / "danv1" / "danv1_x4_setting1.pth"
     assert path.read_bytes() == PAYLOAD
     listing = _invoke("list", "--cache-dir", cache)
     assert listing.exit_code == 0

@@ -41,8 +41,8 @@ def _spec(url: str | None, *, pinned: bool = True, blob_only: bool = False) -> R
 def test_fetch_success_is_verified_recorded_and_cached(server, tmp_path: Path) -> None:
     url, handler = server
     path = fetch(_spec(url), cache_dir=tmp_path, quiet=True)
-    assert path == tmp_path / "toy_x4" / "model.pth" and path.read_bytes() == PAYLOAD
-    record = read_record(path.parent)
+    assert path == tmp_path / "toy" / "model.pth" and path.read_bytes() == PAYLOAD
+    record = read_record(path)
     assert record["sha256"] == SHA and record["git_blob"] == BLOB
     assert record["accepted"] == "pinned"
     assert cached_file("toy_x4", tmp_path) == path and recorded_sha256(path) == SHA
@@ -66,7 +66,7 @@ def test_fetch_corrupted_bytes_delete_the_file_and_name_both_hashes(server, tmp_
         fetch(_spec(url), cache_dir=tmp_path, quiet=True)
     msg = str(info.value)
     assert f"has sha256 {bad_sha.hexdigest()}, expected {SHA}" in msg and "deleted" in msg
-    assert not any((tmp_path / "toy_x4").iterdir())
+    assert not any((tmp_path / "toy").iterdir())
     assert cached_file("toy_x4", tmp_path) is None
 
 
@@ -75,7 +75,7 @@ def test_fetch_truncated_then_resumed_with_range(server, tmp_path: Path) -> None
     handler.modes[:] = ["truncate", "ok"]
     with pytest.raises(WeightsError, match="closed the connection after 51200 of 102400"):
         fetch(_spec(url), cache_dir=tmp_path, quiet=True)
-    part = tmp_path / "toy_x4" / "model.pth.part"
+    part = tmp_path / "toy" / "model.pth.part"
     assert part.stat().st_size == len(PAYLOAD) // 2
     assert cached_file("toy_x4", tmp_path) is None
     path = fetch(_spec(url), cache_dir=tmp_path, quiet=True)
@@ -86,7 +86,7 @@ def test_fetch_truncated_then_resumed_with_range(server, tmp_path: Path) -> None
 def test_fetch_restarts_when_the_server_ignores_range(server, tmp_path: Path) -> None:
     url, handler = server
     handler.modes[:] = ["norange"]
-    part = tmp_path / "toy_x4" / "model.pth.part"
+    part = tmp_path / "toy" / "model.pth.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"stale bytes from elsewhere")
     path = fetch(_spec(url), cache_dir=tmp_path, quiet=True)
@@ -100,7 +100,7 @@ def test_fetch_stall_times_out_cleanly(server, tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match=r"stalled \(no data for 0.3 s\) after 1000 bytes"):
         fetch(_spec(url), cache_dir=tmp_path, timeout=0.3, quiet=True)
     assert time.monotonic() - start < STALL_S
-    assert (tmp_path / "toy_x4" / "model.pth.part").stat().st_size == 1000
+    assert (tmp_path / "toy" / "model.pth.part").stat().st_size == 1000
 
 
 def test_fetch_refuses_unpinned_releases(server, tmp_path: Path) -> None:
@@ -112,14 +112,14 @@ def test_fetch_refuses_unpinned_releases(server, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not 64 hex digits"):
         fetch(_spec(url, pinned=False), sha256="abc", cache_dir=tmp_path, quiet=True)
     path = fetch(_spec(url, pinned=False), sha256=SHA.upper(), cache_dir=tmp_path, quiet=True)
-    assert read_record(path.parent)["accepted"] == "sha256"
+    assert read_record(path)["accepted"] == "sha256"
 
 
 def test_trust_on_first_use_records_the_hash_it_saw(server, tmp_path: Path) -> None:
     url, handler = server
     path = fetch(_spec(url, pinned=False), trust_on_first_use=True, cache_dir=tmp_path,
                  quiet=True)
-    record = read_record(path.parent)
+    record = read_record(path)
     assert record["accepted"] == "trust-on-first-use" and record["sha256"] == SHA
     # a later, changed file no longer matches what was recorded: it is fetched again
     path.write_bytes(b"tampered")

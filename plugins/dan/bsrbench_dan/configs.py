@@ -104,6 +104,14 @@ def find_checkpoint(path: str | Path | None, cfg: Official) -> Path:
     path = Path(path)
     if path.is_file():
         return path
+    if not path.exists() and str(path) == cfg.name:  # a release name
+        from bsrbench.releases import cached_file
+
+        cached = cached_file(str(path))
+        if cached is None:
+            raise WeightsError(f"release {path} is not in the weights cache: run `bsrbench "
+                               f"weights get {path}` first")
+        return cached
     if path.is_dir():
         sub = f"DANv{cfg.version}"
         for folder in (path, path / sub, path / "checkpoints" / sub):
