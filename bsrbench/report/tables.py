@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bsrbench.report.blocks import BADGES, Cell, Heading, Part, Row, Table, cell
+from bsrbench.report.blocks import BADGES, Badge, Cell, Heading, Note, Part, Row, Table, cell
 from bsrbench.report.formatting import CODE_L2, KERNEL_PSNR, MetricInfo, best_value, fmt
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class RowKey:
         return self.upper_bound or self.noise_known
 
     @property
-    def badges(self) -> tuple[Any, ...]:
+    def badges(self) -> tuple[Badge, ...]:
         return tuple(BADGES[k] for k, on in (("ub", self.upper_bound),
                                              ("noise", self.noise_known)) if on)
 
@@ -264,8 +264,6 @@ def step_table(frame: pd.DataFrame, metrics: Sequence[MetricInfo]) -> Table | No
 
 def failures(frame: pd.DataFrame, limit: int = 20) -> list[Any]:
     """Count of failed LR images and the first few errors."""
-    from bsrbench.report.blocks import Note
-
     bad = frame[frame["error"] != ""]
     if bad.empty:
         return [Note("No LR image failed.")]
