@@ -25,6 +25,7 @@ __all__ = [
     "DrawsFile",
     "ProtocolGenerator",
     "Rendered",
+    "export_draws",
     "jpeg_stage",
     "load_array",
     "read_draws_file",
@@ -149,3 +150,41 @@ def read_draws_file(path: str | Path) -> DrawsFile:
                     if ref.is_file():
                         digest.update(ref.read_bytes())
     return DrawsFile(path, data.get("protocol"), scale, images, digest.hexdigest())
+
+
+def export_draws(path: str | Path, out: str | Path) -> Path:
+    """Write a test set's recorded draws as a draws file (``draws.json`` + ``.npy`` files).
+
+    Each array draw ``K`` of LR image ``i`` of image ``name`` becomes ``name_k<i>_K.npy``,
+    named in the record as ``K_file``; scalars are copied. Building the same protocol,
+    scale and HR set with ``draws=<out>/draws.json`` gives the same content hash.
+
+    Raises:
+        InputError: When the set has no recorded draws (protocols without random draws).
+    """
+    from bsrbench.datasets._store import TestSet
+
+    out = Path(out)
+    with TestSet(path) as ts:
+        images: dict[str, list[dict[str, Any]]] = {}
+        for im in ts:
+            if not im.draws:
+                raise InputError(f"{path} has no recorded draws (protocol "
+                                 f"{ts.settings.protocol!r} draws nothing at random)")
+            out.mkdir(parents=True, exist_ok=True)
+            records = []
+            for i, draw in enumerate(im.draws):
+                rec: dict[str, Any] = {}
+                for key, value in draw.items():
+                    if isinstance(value, np.ndarray):
+                        name = f"{im.name}_k{i}_{key}.npy"
+                        np.save(out / name, value)
+                        rec[f"{key}_file"] = name
+                    else:
+                        rec[key] = value
+                records.append(rec)
+            images[im.name] = records
+        data = {"protocol": ts.settings.protocol, "scale": ts.settings.scale, "images": images}
+    target = out / "draws.json"
+    target.write_text(json.dumps(data, indent=1, default=float))
+    return target

@@ -128,3 +128,29 @@ def test_manet9_and_dasr9_record_nine_kernels_with_noise(registry, crops, tmp_pa
         assert d.draws[0]["noise_field"].shape == (1, 3, 24, 24)
     with pytest.raises(InputError, match="manet9 is MANet's noise-15 set"):
         resolve_dataset(registry, "manet9", hr=crops, noise=5, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("protocol", "scale", "noise"), [
+    ("div2krk", 4, None), ("div2krk-native", 2, None), ("aniso", 2, 5.0), ("manet9", 4, None),
+    ("dasr9", 4, 10.0), ("dipfkp", 2, 5.0)])
+def test_a_set_rebuilt_from_its_exported_draws_is_identical(registry, crops, tmp_path,
+                                                            protocol, scale, noise):
+    from bsrbench.datasets import export_draws
+
+    first = resolve_dataset(registry, protocol, hr=crops, scale=scale, noise=noise, seed=7,
+                            cache_dir=tmp_path / "a")
+    draws = export_draws(first, tmp_path / "draws")
+    again = resolve_dataset(registry, protocol, hr=crops, scale=scale, noise=noise,
+                            draws=draws, cache_dir=tmp_path / "b")
+    with TestSet(first) as a, TestSet(again) as b:
+        assert b.settings.draws and a.settings.draws is None
+        assert a.content_hash == b.content_hash
+        assert np.array_equal(a.image("crop_B").lr, b.image("crop_B").lr)
+
+
+def test_export_draws_refuses_a_set_without_draws(registry, crops, tmp_path):
+    from bsrbench.datasets import export_draws
+
+    path = resolve_dataset(registry, "gaussian8", hr=crops, scale=4, cache_dir=tmp_path)
+    with pytest.raises(InputError, match="no recorded draws"):
+        export_draws(path, tmp_path / "d")

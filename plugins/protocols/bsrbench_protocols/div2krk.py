@@ -123,8 +123,9 @@ class Div2krkGenerator:
             out[key] = float(value)
         if min(out["lambda_1"], out["lambda_2"]) <= 0:
             raise InputError(f"{source}: lambda_1 and lambda_2 (variances) must be > 0")
-        k_size = record.get("k_size", [self.k, self.k])
-        if list(k_size) != [self.k, self.k]:
+        k_size = record.get("k_size", self.k)
+        k_size = [k_size, k_size] if isinstance(k_size, int) else k_size
+        if not isinstance(k_size, list) or k_size != [self.k, self.k]:
             raise InputError(f"{source}: k_size {k_size} does not match this protocol's "
                              f"{self.k}x{self.k} kernels at x{self.scale}")
         out["noise_field"] = load_array(base, record.get("noise_field_file"), source,

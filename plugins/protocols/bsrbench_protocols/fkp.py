@@ -89,7 +89,7 @@ class FkpGenerator:
                                         shape=(k, k))
         out["kernel_noise"] = float(record.get("kernel_noise", self.kernel_noise))
         out["noise_std"] = float(record.get("noise_std", 0.0))
-        if out["noise_std"]:
+        if out["noise_std"] or record.get("image_noise_file") is not None:
             out["image_noise"] = load_array(base, record.get("image_noise_file"), source)
         return out
 

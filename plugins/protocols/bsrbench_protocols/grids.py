@@ -157,7 +157,8 @@ class DasrGenerator:
     def from_record(self, record: Mapping[str, Any], base: Path, source: str,
                     noise: float) -> dict[str, Any]:
         """A dasr_aniso record: lambda_1, lambda_2, theta_deg, and for noise > 0 the
-        ``noise_file`` (standard-normal float32 field, multiplied by the level)."""
+        ``noise_file`` (or ``noise_field_file``: a standard-normal float32 field,
+        multiplied by the level)."""
         out: dict[str, Any] = {}
         for key in ("lambda_1", "lambda_2", "theta_deg"):
             value = record.get(key)
@@ -166,7 +167,9 @@ class DasrGenerator:
             out[key] = float(value)
         out["noise"] = float(record.get("noise", noise))
         if out["noise"]:
-            out["noise_field"] = _record_noise(record, base, source, None)  # type: ignore[arg-type]
+            key = "noise_file" if "noise_file" in record else "noise_field_file"
+            out["noise_field"] = _record_noise(record, base, source, None,  # type: ignore[arg-type]
+                                               key)
             if out["noise_field"] is None:
                 raise InputError(f"{source}: a noisy record needs its noise_file")
         return out
