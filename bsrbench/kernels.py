@@ -18,12 +18,14 @@ from torch import Tensor
 from bsrbench.errors import InputError
 
 __all__ = [
+    "align_kernels",
     "blur",
     "center_crop_kernel",
     "check_kernel",
     "gaussian_kernel",
     "gaussian_kernels",
     "kernel_psnr",
+    "kernel_psnr_aligned",
     "pad_kernel",
     "resize_kernel",
 ]
@@ -255,4 +257,78 @@ def kernel_psnr(est: Tensor, gt: Tensor) -> Tensor:
     gt64 = gt_stack.to(device=est.device, dtype=torch.float64)
     mse = ((est64 - gt64) ** 2).mean(dim=(-2, -1))
     peak = gt64.amax(dim=(-2, -1)).expand_as(mse)
+    return 10.0 * torch.log10(peak**2 / mse)
+
+
+def _centre_of_mass(stack: Tensor) -> Tensor:
+    """(B, 2) row, column centre of mass of (B, k, k) kernels (of their absolute values)."""
+    w = stack.abs()
+    total = w.sum(dim=(-2, -1)).clamp_min(1e-30)
+    idx = torch.arange(stack.shape[-1], dtype=stack.dtype, device=stack.device)
+    rows = (w.sum(dim=-1) * idx).sum(dim=-1) / total
+    cols = (w.sum(dim=-2) * idx).sum(dim=-1) / total
+    return torch.stack([rows, cols], dim=-1)
+
+
+def align_kernels(est: Tensor, gt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Put estimated and ground-truth kernels on one grid with their centres aligned.
+
+    The documented alignment behind :func:`kernel_psnr_aligned`: both stacks are zero-padded
+    (centred, sums unchanged) to one square size, the larger of the two plus a margin of
+    half of it, and each estimate is moved by the whole-pixel shift that brings its centre of
+    mass nearest to the ground truth's. Protocols disagree on where a kernel's centre lies
+    (DIV2KRK's and FKP's kernels are shifted for phase-0 subsampling; IKC's are centred), so
+    comparing tap by tap without this would score the convention, not the estimate. Sizes
+    may differ and may be even (released DIV2KRK kernels).
+
+    Args:
+        est: Estimated kernels (k,k) or (B,k,k).
+        gt: Ground-truth kernels (m,m) or (B,m,m).
+
+    Returns:
+        ``(est_aligned, gt_padded, shift)``: float64 (B,n,n) each and the (B,2) integer
+        (row, column) shift applied to each estimate.
+    """
+    def stack(k: Tensor, what: str) -> Tensor:
+        if k.dim() not in (2, 3) or k.shape[-1] != k.shape[-2]:
+            raise InputError(f"{what} kernel must be square, (k,k) or (B,k,k), got shape "
+                             f"{tuple(k.shape)}")
+        if not torch.isfinite(k).all():
+            raise InputError(f"{what} kernel contains NaN or infinite values")
+        return (k.unsqueeze(0) if k.dim() == 2 else k).to(torch.float64)
+
+    e, g = stack(est, "estimated"), stack(gt.to(est.device), "ground-truth")
+    if e.shape[0] != g.shape[0] and 1 not in (e.shape[0], g.shape[0]):
+        raise InputError(f"kernel batch sizes differ: {e.shape[0]} vs {g.shape[0]}")
+    big = max(e.shape[-1], g.shape[-1])
+    size = big + 2 * (big // 2)
+
+    def pad(k: Tensor) -> Tensor:
+        lo = (size - k.shape[-1]) // 2
+        hi = size - k.shape[-1] - lo
+        return F.pad(k, (lo, hi, lo, hi))
+
+    e, g = pad(e), pad(g)
+    e, g = torch.broadcast_tensors(e, g)
+    shift = torch.round(_centre_of_mass(g) - _centre_of_mass(e)).to(torch.long)
+    limit = big // 2
+    shift = shift.clamp(-limit, limit)
+    out = torch.stack([torch.roll(e[i], tuple(shift[i].tolist()), dims=(0, 1))
+                       for i in range(e.shape[0])])
+    return out, g.contiguous(), shift
+
+
+def kernel_psnr_aligned(est: Tensor, gt: Tensor) -> Tensor:
+    """Kernel PSNR after :func:`align_kernels` (centre-of-mass alignment, zero padding).
+
+    Same peak as :func:`kernel_psnr` (each ground-truth kernel's maximum). For centred
+    kernels of one odd size the shift is 0 and the value equals :func:`kernel_psnr`.
+
+    Returns:
+        float64 (B,) PSNR in dB; ``inf`` where the aligned estimate is exact.
+    """
+    e, g, _ = align_kernels(est, gt)
+    # mean over the ground truth's own k×k taps, so the padding margin does not matter
+    mse = ((e - g) ** 2).sum(dim=(-2, -1)) / gt.shape[-1] ** 2
+    peak = g.amax(dim=(-2, -1))
     return 10.0 * torch.log10(peak**2 / mse)
