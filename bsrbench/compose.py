@@ -99,6 +99,21 @@ class MethodPlan:
             raise InputError(f"estimator {self.estimator.name!r} uses no weights: drop "
                              "--kernel-weights")
 
+    def check_weights(self, scale: int, weights: Any = None, kernel_weights: Any = None) -> None:
+        """Refuse a scale for which a part given no weights has no bundled ones (cheap:
+        call it before any test set is built or folder made)."""
+        for spec, given, flag in ((self.method, weights, "--weights"),
+                                  (self.model, weights, "--weights"),
+                                  (self.estimator, kernel_weights, "--kernel-weights")):
+            if spec is None or given is not None or spec.weights_available is None:
+                continue
+            if not spec.weights_available(scale):
+                have = [s for s in spec.scales if spec.weights_available(s)]
+                bundled = f"bundled: x{', x'.join(map(str, have))}" if have else "none bundled"
+                raise InputError(
+                    f"{spec.name!r} has no bundled weights for x{scale} ({bundled}): pass "
+                    f"{flag} FILE_OR_DIR (`bsrbench weights list` shows official releases)")
+
     def build(self, scale: int, device: str, weights: Any = None,
               kernel_weights: Any = None) -> Any:
         """Build the runnable object (loads networks and weights).

@@ -47,7 +47,7 @@ from bsrbench.scoring import Scorer, kernel_errors, select_metrics
 if TYPE_CHECKING:
     from bsrbench.registry import Registry
 
-__all__ = ["RunConfig", "RunSummary", "run", "weights_label"]
+__all__ = ["RunConfig", "RunSummary", "bundled_notes", "run", "weights_label"]
 
 log = logging.getLogger("bsrbench")
 
@@ -111,6 +111,16 @@ def weights_sha256(cfg: RunConfig, scale: int) -> dict[str, str]:
     return out
 
 
+def bundled_notes(cfg: RunConfig) -> list[str]:
+    """The notes of the parts that ran with their bundled weights (what those weights are
+    and how far from the paper), each once."""
+    notes: list[str] = []
+    for spec, given in _parts(cfg):
+        if given is None and spec.bundled_note and spec.bundled_note not in notes:
+            notes.append(spec.bundled_note)
+    return notes
+
+
 def weights_label(cfg: RunConfig, hashes: Mapping[str, str]) -> str:
     """Which weights ran, for every row: ``bundled``, ``file:<sha256[:8]>`` of a user's
     file or folder, ``none`` for parts without weights; ``model+estimator`` parts joined
@@ -163,6 +173,7 @@ def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet, scorer: Score
         if plan.estimator else None,
         "weights_sha256": hashes,
         "weights_label": weights_label(cfg, hashes),
+        "bundled_notes": bundled_notes(cfg),
         "convention": cfg.convention,
         "metrics": scorer.describe(),
         "batch_size": cfg.batch_size,

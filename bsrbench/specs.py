@@ -128,6 +128,9 @@ class MethodSpec(_Entry):
     # bundled_pins(scale) -> {file label: sha256} of the bundled weights this part loads
     # (recorded in run.json); None when it has none
     bundled_pins: Callable[[int], Mapping[str, str]] | None = field(default=None, repr=False)
+    # one line shown beside every result made with the bundled weights: what they are and
+    # how far from the paper (e.g. a short CPU training budget); "" for release weights
+    bundled_note: str = ""
     iterative: bool = False  # True when runs yield several steps (reports plot them)
     # True for methods that optimise per image (autograd): the runner runs them with grad
     # enabled instead of under inference_mode. Plugins never toggle grad modes themselves.
@@ -151,6 +154,9 @@ class ModelSpec(_Entry):
     # bundled_pins(scale) -> {file label: sha256} of the bundled weights this part loads
     # (recorded in run.json); None when it has none
     bundled_pins: Callable[[int], Mapping[str, str]] | None = field(default=None, repr=False)
+    # one line shown beside every result made with the bundled weights: what they are and
+    # how far from the paper (e.g. a short CPU training budget); "" for release weights
+    bundled_note: str = ""
     # True when restore() reads the known noise level (noise-aware models such as srmd):
     # the true level then reaches the model and its rows get noise_known.
     uses_noise_level: bool = False
@@ -170,6 +176,9 @@ class EstimatorSpec(_Entry):
     # bundled_pins(scale) -> {file label: sha256} of the bundled weights this part loads
     # (recorded in run.json); None when it has none
     bundled_pins: Callable[[int], Mapping[str, str]] | None = field(default=None, repr=False)
+    # one line shown beside every result made with the bundled weights: what they are and
+    # how far from the paper (e.g. a short CPU training budget); "" for release weights
+    bundled_note: str = ""
     iterative: bool = False
     needs_grad: bool = False  # per-image optimisation (zero-shot): run with grad enabled
     uses_noise_level: bool = False  # reads LRBatch.noise (the true level): rows noise_known

@@ -7,6 +7,7 @@ figure is computed here only under the name ``oracle best step`` and never as a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,9 +53,11 @@ def _fmt(value: float, width: int) -> str:
     return f"{value:{width}.4f}" if abs(value) < 2 else f"{value:{width}.2f}"
 
 
-def summary_text(frame: pd.DataFrame, invalid: int = 0) -> str:
+def summary_text(frame: pd.DataFrame, invalid: int = 0,
+                 notes: Mapping[str, Sequence[str]] | None = None) -> str:
     """The table printed at the end of a run: mean metrics per step, final step marked,
-    every metric column the run scored."""
+    every metric column the run scored; ``notes`` per method label (what bundled weights
+    are and how far from the paper) are printed under the method's table."""
     if frame.empty:
         return "no results"
     lines = []
@@ -84,6 +87,8 @@ def summary_text(frame: pd.DataFrame, invalid: int = 0) -> str:
             cl = f"{r['code_l2']:8.4f}" if r.get("code_l2") == r.get("code_l2") else f"{'-':>8}"
             lines.append(f"  {int(r['step']):>6}{vals} {kp} {cl} "
                          f"{r['seconds']:7.2f} {int(r['n']):>4}  {mark}")
+        for note in (notes or {}).get(method, ()):
+            lines.append(f"  note: {note}")
         if part["step"].nunique() > 1 and "psnr" in metrics:
             o = oracle_best_step(mine).iloc[0]
             shown = " / ".join(_fmt(o[m], 0).strip() for m in metrics)

@@ -199,9 +199,14 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
             raise InputError(f"{flag} {given} not found: pass an existing weights file or "
                              "folder, or leave it out to use the bundled weights")
     scales: tuple[int | None, ...] = cfg.scales or (None,)
+    protocols = [d for d in cfg.datasets if not d.endswith((".h5", ".hdf5"))]
     for scale in scales:  # validate every plan before any work
         for plan in _plans(cfg, registry, scale):
             plan.check_kernel_weights(cfg.kernel_weights)
+            for name in protocols:  # a file's scale is known only once it is opened
+                spec = registry.protocols.get(name)
+                plan.check_weights(scale or (spec.default_scale if spec else 4),
+                                   cfg.weights, cfg.kernel_weights)
     device = pick_device(cfg.device)
     hrs: tuple[str | None, ...] = cfg.hr or (None,)
     jobs = []
@@ -227,8 +232,24 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     results = out / "results.csv"
     report = _write_report(out)
     table = read_table(results)
-    text = summary_text(load_frame(table), invalid=len(table.unresolved()))
+    text = summary_text(load_frame(table), invalid=len(table.unresolved()),
+                        notes=_notes(out))
     return SweepResult(results, text, failed, report)
+
+
+def _notes(out: Path) -> dict[str, list[str]]:
+    """Per method label, the bundled-weights notes its runs recorded in run.json."""
+    from bsrbench.results import RunLog
+
+    notes: dict[str, list[str]] = {}
+    try:
+        runs = RunLog(out).runs
+    except InputError:
+        return notes
+    for entry in runs:
+        mine = notes.setdefault(str(entry.get("method")), [])
+        mine.extend(n for n in entry.get("bundled_notes") or () if n not in mine)
+    return notes
 
 
 def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | None,

@@ -27,6 +27,13 @@ def _bundled(variant: str) -> Any:
     return partial(weights_available, variant=variant)
 
 
+# Shown beside every result made with the bundled weights (summary, report, run.json).
+BUNDLED_NOTE = ("bundled SRMD x4 weights are bsrbench's own short CPU training, not KAIR's "
+                "release: with the true kernel they score below bicubic on Set5 Gaussian8 x4 "
+                "(model card: plugins/srmd/bsrbench_srmd/weights/MODEL_CARD.md); KAIR's "
+                "srmd_x4.pth loads with --weights")
+
+
 def _pins(variant: str) -> Any:
     def pins(scale: int) -> dict[str, str]:
         from pathlib import Path
@@ -57,7 +64,7 @@ def bsrbench_models() -> list[ModelSpec]:
             summary="SRMD, noise-aware (LR + 15 kernel PCA channels + noise level)",
             paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_srmd"),
             kernel_size=15, kernel_conversion="center-crop", weights_available=_bundled("srmd"),
-            bundled_pins=_pins("srmd"), uses_noise_level=True,
+            bundled_pins=_pins("srmd"), uses_noise_level=True, bundled_note=BUNDLED_NOTE,
         ),
         ModelSpec(
             name="srmdnf",
@@ -65,6 +72,7 @@ def bsrbench_models() -> list[ModelSpec]:
             paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_srmdnf"),
             kernel_size=15, kernel_conversion="center-crop",
             weights_available=_bundled("srmdnf"), bundled_pins=_pins("srmdnf"),
+            bundled_note=BUNDLED_NOTE,
         ),
     ]
 
