@@ -14,6 +14,7 @@ the caller still reads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -201,15 +202,15 @@ class DAN(nn.Module):
         b = kernel_flat.shape[0]
         return kernel_flat.view(b, 1, -1).bmm(self.encoder.expand(b, -1, -1)).view(b, -1)
 
-    def iterate(self, lr: Tensor) -> list[tuple[Tensor, Tensor, Tensor | None]]:
-        """Run the test-time loop; one ``(sr, code, kernel)`` per iteration.
+    def iterate(self, lr: Tensor) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
+        """Run the test-time loop, yielding ``(sr, code, kernel)`` per iteration.
 
         ``sr`` of iteration i is restored with the code estimated at iteration i - 1 (the
         delta kernel's code at i = 0); ``code`` (and, for v2, ``kernel``) is the estimate
-        made from that ``sr``. The last iteration's ``sr`` is DAN's result.
+        made from that ``sr``. The last iteration's ``sr`` is DAN's result. A generator,
+        so a caller sees (and times) each iteration as it finishes.
         """
         ker_map = self.init_ker_map.repeat(lr.shape[0], 1)
-        out: list[tuple[Tensor, Tensor, Tensor | None]] = []
         for _ in range(self.cfg.loop):
             sr = self.Restorer(lr, ker_map)
             kernel = None
@@ -218,10 +219,9 @@ class DAN(nn.Module):
             else:
                 kernel = self.Estimator(sr, lr)
                 ker_map = self.encode(kernel)
-            out.append((sr, ker_map, kernel))
-        return out
+            yield sr, ker_map, kernel
 
     def forward(self, lr: Tensor) -> Tensor:
         """The final SR (upstream ``srs[-1]``)."""
-        return self.iterate(lr)[-1][0]
+        return list(self.iterate(lr))[-1][0]
 
