@@ -130,8 +130,8 @@ def _check_kernel_sum(kernel: np.ndarray, source: str) -> None:
 
 def _write_draw(group: Any, draw: dict[str, Any]) -> None:
     for key, value in draw.items():
-        if isinstance(value, np.ndarray):
-            group.create_dataset(key, data=value)
+        if isinstance(value, np.ndarray):  # noise images are large and often all zero
+            group.create_dataset(key, data=value, compression="gzip", compression_opts=4)
         else:
             group.attrs[key] = value
 
