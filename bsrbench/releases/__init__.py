@@ -33,9 +33,13 @@ __all__ = [
 ]
 
 
-def get(name: str, **kwargs: object) -> Path:
-    """Fetch release ``name`` of the full catalogue; ``kwargs`` as :func:`fetch`."""
-    return fetch(lookup(name, catalogue()), **kwargs)  # type: ignore[arg-type]
+def get(name: str, *, sha256: str | None = None, trust_on_first_use: bool = False,
+        cache_dir: str | Path | None = None, url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT, quiet: bool = False) -> Path:
+    """Fetch release ``name`` of the full catalogue into the cache (see :func:`fetch`)."""
+    return fetch(lookup(name, catalogue()), sha256=sha256,
+                 trust_on_first_use=trust_on_first_use, cache_dir=cache_dir, url=url,
+                 timeout=timeout, quiet=quiet)
 
 
 def verify(path: str | Path | None = None, cache_dir: str | Path | None = None

@@ -100,3 +100,23 @@ def test_weights_verify_identifies_given_files(tmp_path: Path) -> None:
     res = _invoke("verify", tmp_path / "missing.pth")
     assert res.exit_code == 2 and "does not exist" in res.output
     assert _invoke("get", "danv9").exit_code == 2
+
+
+def test_catalogue_and_dan_dcls_listing_never_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from bsrbench.releases import catalogue; from bsrbench.registry "
+            "import load_registry; catalogue(); r = load_registry(); "
+            "[r.methods[n].weights_available(4) for n in ('danv1', 'danv2', 'dcls')]; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_verify_function_identifies_a_release_file() -> None:
+    from bsrbench.releases import verify
+
+    (found,) = verify(shared_dir("reference", "ikc", "official", "pca_matrix.pth"))
+    assert found.ok and found.release == "ikc_pca"
