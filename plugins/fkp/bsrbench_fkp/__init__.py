@@ -2,7 +2,8 @@
 
 Built-in plugin, registered through the ``bsrbench`` entry-point group. It provides the
 non-blind model ``usrnet`` (KAIR's USRNet-tiny as released inside the FKP repository) and
-the zero-shot kernel estimators ``dipfkp`` (DIP + flow kernel prior), which optimise
+the zero-shot kernel estimators ``dipfkp`` (DIP + flow kernel prior), ``kernelgan`` and
+``kernelgan-fkp`` (KernelGAN, and KernelGAN with the flow prior as generator), which optimise
 every LR image on its own (``needs_grad``) and report the kernel every ``step_every``
 iterations.
 Weights are the FKP authors' releases converted to safetensors (``weights/MODEL_CARD.md``).
@@ -48,6 +49,28 @@ def _build_dipfkp(ctx: Any) -> Any:
     return build_dipfkp(ctx)
 
 
+def _build_kernelgan(ctx: Any) -> Any:
+    from bsrbench_fkp.kernelgan import build_kernelgan
+
+    return build_kernelgan(ctx)
+
+
+def _build_kernelgan_fkp(ctx: Any) -> Any:
+    from bsrbench_fkp.kernelgan_fkp import build_kernelgan_fkp
+
+    return build_kernelgan_fkp(ctx)
+
+
+def _x2_prior_available(scale: int) -> bool:
+    from bsrbench_fkp.weight_files import weights_available
+
+    return scale in (2, 4) and weights_available(2, "fkp")
+
+
+KERNELGAN_PAPER = ("Bell-Kligler, Shocher, Irani, Blind Super-Resolution Kernel Estimation "
+                   "using an Internal-GAN, NeurIPS 2019 (as run in the FKP repository)")
+
+
 def _usrnet_available(scale: int) -> bool:
     from bsrbench_fkp.weight_files import weights_available
 
@@ -82,5 +105,22 @@ def bsrbench_estimators() -> list[EstimatorSpec]:
             paper=FKP_PAPER, license=LICENSE, scales=SCALES, factory=_build_dipfkp,
             kernel_size=21, options=_zero_shot_options(1000, 1, 100),
             weights_available=_prior_available, iterative=True, needs_grad=True,
+        ),
+        EstimatorSpec(
+            name="kernelgan",
+            summary="KernelGAN: per-image internal GAN with a deep linear generator (zero-shot)",
+            paper=KERNELGAN_PAPER, license=LICENSE, scales=(2, 4), factory=_build_kernelgan,
+            kernel_size=21, options=_zero_shot_options(3000, 0, 100),
+            iterative=True, needs_grad=True,
+        ),
+        EstimatorSpec(
+            name="kernelgan-fkp",
+            summary="KernelGAN-FKP: KernelGAN whose generator is the flow kernel prior's latent",
+            paper=FKP_PAPER, license=LICENSE, scales=(2, 4), factory=_build_kernelgan_fkp,
+            kernel_size=21,
+            options=(OptionSpec("iterations", int, 0, "optimisation steps per image; 0 = "
+                                "upstream default (1000 at x2, 4000 at x4)"),
+                     *_zero_shot_options(1000, 1, 100)[1:]),
+            weights_available=_x2_prior_available, iterative=True, needs_grad=True,
         ),
     ]

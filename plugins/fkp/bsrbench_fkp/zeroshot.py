@@ -41,9 +41,13 @@ class ZeroShotOptions:
             raise InputError(f"step_every must be >= 1, got {self.step_every}")
 
     @classmethod
-    def from_context(cls, ctx: Any) -> ZeroShotOptions:
-        return cls(int(ctx.option("iterations")), int(ctx.option("step_every")),
-                   int(ctx.option("seed")))
+    def from_context(cls, ctx: Any, default_iterations: int | None = None) -> ZeroShotOptions:
+        """Read the options; ``iterations`` 0 means ``default_iterations`` when one is given
+        (an upstream default that depends on the scale)."""
+        iterations = int(ctx.option("iterations"))
+        if iterations == 0 and default_iterations is not None:
+            iterations = default_iterations
+        return cls(iterations, int(ctx.option("step_every")), int(ctx.option("seed")))
 
 
 def require_grad(name: str) -> None:
