@@ -37,8 +37,21 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def skip(self, n: int) -> None:
-        """Count ``n`` items done earlier (resumed): shown as skipped, not as a rate."""
+    def note(self, text: str) -> None:
+        """Show what is being worked on now (e.g. the step of an iterative method): the bar's
+        postfix on a terminal, a log line at most every ``every`` seconds elsewhere."""
+        if self._quiet:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=True)
+            return
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            log.info("%s: %s", self.desc, text)
+
+    def skip(self, n: float) -> None:
+        """Count ``n`` units done earlier (resumed): shown as skipped, not as a rate."""
         if n <= 0:
             return
         self.skipped += n
@@ -50,9 +63,10 @@ class Progress:
             self._bar.set_postfix_str(f"{self.skipped} skipped (done before)")
             self._bar.refresh()
         elif not self._quiet:
-            log.info("%s: %d/%d %s already done, skipped", self.desc, n, self.total, self.unit)
+            log.info("%s: %g/%g %s already done, skipped", self.desc, round(n, 3),
+                     round(self.total, 3), self.unit)
 
-    def update(self, n: int = 1) -> None:
+    def update(self, n: float = 1) -> None:
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
@@ -64,8 +78,8 @@ class Progress:
             done_now = self.n - self.skipped
             rate = done_now / elapsed if elapsed > 0 else 0.0
             eta = (self.total - self.n) / rate if rate > 0 else float("nan")
-            log.info("%s: %d/%d %s (%.2f %s/s, ETA %.0f s)", self.desc, self.n, self.total,
-                     self.unit, rate, self.unit, eta)
+            log.info("%s: %g/%g %s (%.3g %s/s, ETA %.0f s)", self.desc, round(self.n, 3),
+                     round(self.total, 3), self.unit, rate, self.unit, eta)
 
     def close(self) -> None:
         if self._bar is not None:

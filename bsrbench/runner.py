@@ -199,7 +199,8 @@ def _sync(device: str) -> None:
 
 
 def _score_chunk(cfg: RunConfig, runnable: Any, scorer: Scorer, ts: TestSet,
-                 image: DatasetImage, idx: list[int]) -> tuple[list[dict[str, Any]], bool]:
+                 image: DatasetImage, idx: list[int],
+                 on_step: Any = None) -> tuple[list[dict[str, Any]], bool]:
     """Run the method on LR images ``idx`` of ``image``; return rows for every step and
     whether the true noise level reached the method."""
     import torch
@@ -240,6 +241,8 @@ def _score_chunk(cfg: RunConfig, runnable: Any, scorer: Scorer, ts: TestSet,
                 None if step.code is None else step.code.detach(), gt_kernels, encode)
         if cfg.save_images:
             _save_step(cfg, ts, image, idx, step_i, step)
+        if on_step is not None:
+            on_step(step_i)
         for j, k in enumerate(idx):
             rows.append({
                 "step": step_i, "is_final": False, "kernel_index": k,
@@ -345,8 +348,13 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                 "upper_bound": plan.uses_ground_truth, "downsampler": s.downsampler,
                 "convention": cfg.convention, "run_id": run_id}
         todo_by_image = {}
+        mpx: dict[str, float] = {}  # megapixels of one LR image of each HR image
+        total_mpx = 0.0
         for name in ts.names:
-            n = ts.image(name).lr.shape[0]
+            lr_shape = ts.image(name).lr.shape
+            n = lr_shape[0]
+            mpx[name] = lr_shape[1] * lr_shape[2] / 1e6
+            total_mpx += mpx[name] * n
             todo = [k for k in range(n) if row_key({**base, "image": name,
                                                     "kernel_index": k}) not in results.done]
             summary.skipped += n - len(todo)
@@ -360,15 +368,24 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
         runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
         meta["started"] = datetime.now(UTC).isoformat(timespec="seconds")
         runlog.record(meta)  # only now: everything that can be checked has been
-        with Progress(ts.n_lr, f"{plan.label} on {ts.label} x{s.scale}",
-                      unit="LR", quiet=cfg.quiet) as bar:
-            bar.skip(summary.skipped)
+        # progress and ETA in LR megapixels: images of a set differ in size, and time goes
+        # with pixels, not with the image count
+        todo_mpx = sum(mpx[n] * len(t) for n, t in todo_by_image.items())
+        desc = (f"{plan.label} on {ts.label} x{s.scale} "
+                f"({sum(map(len, todo_by_image.values()))} LR images to do, "
+                f"{summary.skipped} done before)")
+        with Progress(total_mpx, desc, unit="LR Mpx", quiet=cfg.quiet) as bar:
+            bar.skip(total_mpx - todo_mpx)
             for name, todo in todo_by_image.items():
                 image = ts.image(name)
                 for start in range(0, len(todo), cfg.batch_size):
                     idx = todo[start:start + cfg.batch_size]
+                    where = f"{name} LR {idx[0]}-{idx[-1]}" if len(idx) > 1 else \
+                        f"{name} LR {idx[0]}"
                     try:
-                        rows, noise_known = _score_chunk(cfg, runnable, scorer, ts, image, idx)
+                        rows, noise_known = _score_chunk(
+                            cfg, runnable, scorer, ts, image, idx,
+                            on_step=lambda i, where=where: bar.note(f"{where}, step {i}"))
                     except Exception as exc:  # one image failing must not stop the run
                         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
                         log.error("%s failed on %s: %s", plan.label, name, msg)
@@ -381,7 +398,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                                    **_row_params(image, row["kernel_index"]))
                     results.append(rows)
                     summary.rows += len(rows)
-                    bar.update(len(idx))
+                    bar.update(mpx[name] * len(idx))
     meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["failed_lr_images"] = summary.failed
     runlog.record(meta)
