@@ -10,11 +10,12 @@ import torch
 from bsrbench_dan.arch import DAN, DANConfig
 from bsrbench_dan.checkpoint import load_dan
 from bsrbench_dan.configs import OFFICIAL, find_checkpoint, official
-from bsrbench_dan.method import build_method
+from bsrbench_dan.method import DANMethod, build_method
 from conftest import shared_dir
 from dan_helpers import load_golden, write_checkpoint
 
 from bsrbench.errors import InputError, WeightsError
+from bsrbench.interfaces import LRBatch
 from bsrbench.specs import BuildContext
 
 
@@ -94,3 +95,23 @@ def test_dan_settings_and_scales() -> None:
     assert official(1, 2, 2).kernel_size == 11
     with pytest.raises(InputError, match="no official x3 setting 2"):
         official(1, 3, 2)
+
+
+def test_danv2_setting2_x4_runs_with_31x31_kernels_and_15_codes(tmp_path: Path) -> None:
+    """Setting 2's x4 DANv2 differs in kernel size and code length: a small random network
+    of that configuration (with the released 961x15 PCA) loads and runs end to end."""
+    pca = torch.load(shared_dir("reference", "dan", "official", "DANv2",
+                                "pca_aniso_matrix_x4.pth"), weights_only=True)
+    torch.manual_seed(0)
+    net = DAN(DANConfig(2, 4, 31, 15, nf=8, nb=1, ng=1), pca=pca)
+    path = write_checkpoint(net.state_dict(), tmp_path / "danv2_x4_setting2.pth")
+    method = DANMethod(load_dan(find_checkpoint(tmp_path, official(2, 4, 2)),
+                                official(2, 4, 2), 2))
+    with torch.inference_mode():
+        steps = list(method.run(LRBatch(lr=torch.rand(2, 3, 10, 12), scale=4)))
+        gt_code = method.encode_kernel(torch.full((2, 21, 21), 1 / 441))
+    assert len(steps) == 2 and steps[-1].sr.shape == (2, 3, 40, 48)
+    assert steps[-1].kernel.shape == (2, 31, 31) and steps[-1].code.shape == (2, 15)
+    assert gt_code.shape == (2, 15)
+    with pytest.raises(WeightsError, match="x4, 31x31 kernels, 15 codes; danv2 x4 setting 1"):
+        load_dan(path, official(2, 4, 1), 4)
