@@ -24,7 +24,9 @@ _CACHE_DIR = click.option("--cache-dir", type=click.Path(file_okay=False, path_t
 
 
 def _size(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1e6:.1f} MB"
+    if n is None:
+        return "?"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def weights_command() -> click.Group:
@@ -39,11 +41,12 @@ def weights_command() -> click.Group:
     @handle_errors
     def list_(cache_dir: Path | None) -> None:
         """Every known release: method, scale, setting, size, pin, licence, cached or not."""
+        click.echo(f"{'name':<26} {'method':<7} scale {'setting':<12} {'size':>9} cached pin")
         for spec in catalogue().values():
-            cached = "cached" if cached_file(spec.name, cache_dir) else "-"
-            click.echo(f"{spec.name:<22} {spec.method:<7} x{spec.scale} {spec.setting:<12} "
+            cached = "yes" if cached_file(spec.name, cache_dir) else "no"
+            click.echo(f"{spec.name:<26} {spec.method:<7} x{spec.scale:<4} {spec.setting:<12} "
                        f"{_size(spec.size):>9} {cached:<6} {spec.pin}")
-            click.echo(f"{'':<22} source: {spec.source}; licence: {spec.license}")
+            click.echo(f"{'':<26} source: {spec.source}; licence: {spec.license}")
 
     @weights.command()
     @click.argument("names", nargs=-1, required=True)

@@ -78,7 +78,8 @@ def test_weights_get_and_list_and_verify_through_the_cli(tmp_path: Path) -> None
     listing = _invoke("list", "--cache-dir", cache)
     assert listing.exit_code == 0
     line = next(ln for ln in listing.output.splitlines() if ln.startswith("danv1_x4_setting1 "))
-    assert "cached" in line and "unpinned" in line
+    assert " yes " in line and "unpinned" in line
+    assert " no " in next(ln for ln in listing.output.splitlines() if ln.startswith("ikc_pca "))
     assert "blob 38b4893f83b0" in listing.output  # the IKC SFTMD pin
     ok = _invoke("verify", "--cache-dir", cache)
     assert ok.exit_code == 0 and "OK" in ok.output and "trust-on-first-use" in ok.output
