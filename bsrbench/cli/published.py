@@ -42,12 +42,13 @@ def format_published(rows: list[PublishedResult]) -> list[str]:
         lines += ["", f"{paper}", f"  {table}; read from {source}",
                   f"  metric convention: {convention}"]
         lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(_HEAD, widths)).rstrip())
+        marks: dict[str, int] = {}
         for row, cells in zip(members, body):
             text = "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
             alias = "" if row.published_as.lower() == row.method else f"  ({row.published_as})"
-            lines.append("  " + text + alias)
-        notes = sorted({r.note for r in members if r.note})
-        lines += [f"  note: {n}" for n in notes]
+            mark = f"  [{marks.setdefault(row.note, len(marks) + 1)}]" if row.note else ""
+            lines.append("  " + text + alias + mark)
+        lines += [f"  [{n}] {note}" for note, n in marks.items()]
     return lines
 
 
