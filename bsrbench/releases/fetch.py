@@ -132,6 +132,11 @@ def _download(url: str, part: Path, spec: ReleaseSpec, timeout: float, quiet: bo
         resumed = response.status == 206
         if not resumed:
             have = 0  # the server ignored Range: start over
+        elif not str(response.headers.get("Content-Range", "")).startswith(f"bytes {have}-"):
+            part.unlink()
+            raise WeightsError(f"{spec.name}: {url} resumed at another offset than {have} "
+                               "(Content-Range); the partial file was deleted, run the same "
+                               "command again")
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else (spec.size or 0)
         got = have
@@ -151,6 +156,10 @@ def _download(url: str, part: Path, spec: ReleaseSpec, timeout: float, quiet: bo
                 raise WeightsError(
                     f"{spec.name}: the server closed the connection after {got} of {total} "
                     "bytes; run the same command again to resume") from None
+            except OSError as exc:  # connection reset and the like
+                raise WeightsError(
+                    f"{spec.name}: the connection failed after {got} bytes ({exc}); run the "
+                    "same command again to resume") from None
     if length is not None and got < total:
         raise WeightsError(f"{spec.name}: the server closed the connection after {got} of "
                            f"{total} bytes; run the same command again to resume")

@@ -1,7 +1,8 @@
 """A loopback HTTP server for the release tests (127.0.0.1 only, bounded, stops itself).
 
 It serves one payload and, per request, behaves as told: ``ok`` (honours ``Range``),
-``norange`` (ignores it), ``corrupt`` (one byte flipped), ``truncate`` (closes half-way)
+``norange`` (ignores it), ``badrange`` (answers 206 from byte 0), ``corrupt`` (one byte
+flipped), ``truncate`` (closes half-way)
 or ``stall`` (sends 1000 bytes, then nothing for ``STALL_S``). Every handler ends within
 ``STALL_S`` by itself, so shutting the server down never hangs.
 """
@@ -36,6 +37,13 @@ class _Handler(BaseHTTPRequestHandler):
         body, status, start = data, 200, 0
         if mode == "corrupt":
             body = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+        if mode == "badrange":  # claims a partial answer but sends it all from byte 0
+            self.send_response(206)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}")
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if mode == "ok" and rng and rng.startswith("bytes="):
             start = int(rng[len("bytes="):].split("-")[0])
             if start >= len(data):

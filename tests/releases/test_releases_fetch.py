@@ -93,6 +93,17 @@ def test_fetch_restarts_when_the_server_ignores_range(server, tmp_path: Path) ->
     assert handler.seen == ["bytes=26-"] and path.read_bytes() == PAYLOAD
 
 
+def test_fetch_refuses_a_resume_at_the_wrong_offset(server, tmp_path: Path) -> None:
+    url, handler = server
+    handler.modes[:] = ["badrange"]
+    part = tmp_path / "toy" / "model.pth.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(PAYLOAD[:500])
+    with pytest.raises(WeightsError, match="resumed at another offset than 500"):
+        fetch(_spec(url), cache_dir=tmp_path, quiet=True)
+    assert not part.exists()
+
+
 def test_fetch_stall_times_out_cleanly(server, tmp_path: Path) -> None:
     url, handler = server
     handler.modes[:] = ["stall"]
