@@ -2,9 +2,9 @@
 
 It serves one payload and, per request, behaves as told: ``ok`` (honours ``Range``),
 ``norange`` (ignores it), ``badrange`` (answers 206 from byte 0), ``corrupt`` (one byte
-flipped), ``truncate`` (closes half-way)
-or ``stall`` (sends 1000 bytes, then nothing for ``STALL_S``). Every handler ends within
-``STALL_S`` by itself, so shutting the server down never hangs.
+flipped), ``truncate`` (closes half-way) or ``stall`` (sends 1000 bytes, then nothing for
+``STALL_S``). Every handler ends within ``STALL_S`` by itself, so shutting the server
+down never hangs.
 """
 
 from __future__ import annotations
