@@ -12,9 +12,9 @@ from bsrbench.cli import main
 from bsrbench.errors import InputError
 from bsrbench.published import ALIASES, PublishedResult, canonical_dataset, load, match, select
 
-HEADER = ("method,published_as,protocol,downsampler,dataset,scale,psnr,ssim,convention,"
+HEADER = ("method,published_as,protocol,downsampler,dataset,scale,noise,psnr,ssim,convention,"
           "paper,table,source,note")
-GOOD = 'ikc,IKC,gaussian8,matlab-bicubic,Set5,4,31.67,0.8829,not stated,"A, B: T, V 2020",T1,R,'
+GOOD = 'ikc,IKC,gaussian8,matlab-bicubic,Set5,4,0,31.67,0.8829,not stated,"A, B: T, V 2020",T1,R,'
 
 
 def test_published_table_parses_and_every_row_is_cited():
@@ -68,6 +68,22 @@ def test_published_match_refuses_what_is_not_the_same_test(method, protocol, dat
     assert match(method, protocol, dataset, scale, downsampler=down) is None
 
 
+def test_published_match_needs_the_same_noise():
+    assert match("ikc", "gaussian8", "gaussian8/Set5", 4, noise=0) is not None
+    assert match("ikc", "gaussian8", "gaussian8/Set5", 4, noise=15) is None
+
+
+def test_published_match_tells_downsamplers_apart(tmp_path):
+    pil = GOOD.replace("matlab-bicubic", "pil-bicubic").replace("31.67", "30.00")
+    rows = load(_write(tmp_path, GOOD, pil))
+    assert len(rows) == 2  # same method, protocol, set and scale: different LR images
+    args = ("ikc", "gaussian8", "gaussian8/Set5", 4)
+    assert match(*args, downsampler="pil-bicubic", rows=rows).psnr == 30.00
+    assert match(*args, downsampler="matlab-bicubic", rows=rows).psnr == 31.67
+    assert match(*args, rows=rows) is None  # ambiguous without the run's downsampler
+    assert match(*args, downsampler="direct", rows=rows) is None
+
+
 def test_published_dataset_aliases_are_the_same_images_only():
     assert canonical_dataset("gaussian8/BSD100") == "B100"
     assert canonical_dataset("bsds100") == "B100"
@@ -96,6 +112,7 @@ def test_published_load_reads_a_file(tmp_path):
     (GOOD.replace("0.8829", "88.29"), "outside (0, 1]"),
     (GOOD.replace("Set5", "BSD68"), "unknown dataset"),
     (GOOD.replace(",4,", ",four,"), "scale is an integer"),
+    (GOOD.replace(",4,0,", ",4,300,"), "noise 300.0 is outside"),
     (GOOD + ",extra", "cells"),
 ])
 def test_published_load_names_the_bad_line(tmp_path, line, words):

@@ -16,13 +16,13 @@ from bsrbench.published import PublishedResult, load, select
 
 __all__ = ["format_published", "published", "register"]
 
-_HEAD = ["method", "protocol", "downsampler", "dataset", "scale", "PSNR", "SSIM"]
+_HEAD = ["method", "protocol", "downsampler", "dataset", "scale", "noise", "PSNR", "SSIM"]
 
 
 def _cells(row: PublishedResult) -> list[str]:
     ssim = "-" if row.ssim is None else f"{row.ssim:.4f}"
     return [row.method, row.protocol, row.downsampler or "-", row.dataset, f"x{row.scale}",
-            f"{row.psnr:.2f}", ssim]
+            f"{row.noise:g}", f"{row.psnr:.2f}", ssim]
 
 
 def format_published(rows: list[PublishedResult]) -> list[str]:

@@ -25,6 +25,7 @@ import csv
 import fnmatch
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,10 +45,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 _LOOKUP = {alias.casefold(): name for name, names in ALIASES.items() for alias in names}
 
-_FIELDS = ("method", "published_as", "protocol", "downsampler", "dataset", "scale", "psnr",
-           "ssim", "convention", "paper", "table", "source", "note")
-_REQUIRED = ("method", "published_as", "protocol", "dataset", "scale", "psnr", "convention",
-             "paper", "table", "source")
+_FIELDS = ("method", "published_as", "protocol", "downsampler", "dataset", "scale", "noise",
+           "psnr", "ssim", "convention", "paper", "table", "source", "note")
+_REQUIRED = ("method", "published_as", "protocol", "dataset", "scale", "noise", "psnr",
+             "convention", "paper", "table", "source")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class PublishedResult:
     downsampler: str  # bsrbench downsampler the source used; "" when it has no choice or says none
     dataset: str  # canonical test-set name, a key of ALIASES ("Set5", "B100", "DIV2KRK")
     scale: int  # upscaling factor
+    noise: float  # std of the added Gaussian noise in 0..255 units (0: noise-free test set)
     psnr: float  # mean PSNR in dB, as printed
     ssim: float | None  # mean SSIM as printed; None when the source gives none
     convention: str  # the metric convention the source states ("not stated ..." if none)
@@ -69,9 +71,14 @@ class PublishedResult:
     note: str  # caveats: re-tested by other authors, revised after publication, ...
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        """What identifies a row: (method, protocol, dataset, scale)."""
-        return (self.method, self.protocol, self.dataset, self.scale)
+    def key(self) -> tuple[str, str, str, str, int, float]:
+        """What identifies a row: method, protocol, downsampler, dataset, scale, noise.
+
+        The downsampler and noise belong to the key because they change the LR images: one
+        paper's Gaussian8 with PIL bicubic is not another's with MATLAB bicubic.
+        """
+        return (self.method, self.protocol, self.downsampler, self.dataset, self.scale,
+                self.noise)
 
     @property
     def citation(self) -> str:
@@ -115,7 +122,7 @@ def _parse(text: str, where: str) -> tuple[PublishedResult, ...]:
     if tuple(header) != _FIELDS:
         raise InputError(f"{where}:{numbered[0][0]}: columns must be {', '.join(_FIELDS)}")
     rows: list[PublishedResult] = []
-    seen: dict[tuple[str, str, str, int], int] = {}
+    seen: dict[tuple[str, str, str, str, int, float], int] = {}
     for (lineno, _), cells in zip(numbered[1:], reader):
         row = _row(dict(zip(_FIELDS, cells)), len(cells), f"{where}:{lineno}")
         if row.key in seen:
@@ -139,12 +146,15 @@ def _row(cells: dict[str, str], n: int, at: str) -> PublishedResult:
                          f"{', '.join(ALIASES)} or add the set to ALIASES")
     try:
         scale = int(cells["scale"])
+        noise = float(cells["noise"])
         psnr = float(cells["psnr"])
         ssim = float(cells["ssim"]) if cells["ssim"] else None
     except ValueError as exc:
         raise InputError(f"{at}: {exc}: scale is an integer, psnr and ssim numbers") from None
     if not 2 <= scale <= 16:
         raise InputError(f"{at}: scale {scale} out of range 2..16")
+    if not (math.isfinite(noise) and 0.0 <= noise <= 255.0):
+        raise InputError(f"{at}: noise {noise} is outside 0..255 (units of 8-bit levels)")
     if not (math.isfinite(psnr) and 10.0 <= psnr <= 60.0):
         raise InputError(f"{at}: psnr {psnr} dB is outside 10..60: a typo?")
     if ssim is not None and not 0.0 < ssim <= 1.0:
@@ -152,13 +162,14 @@ def _row(cells: dict[str, str], n: int, at: str) -> PublishedResult:
     return PublishedResult(
         method=cells["method"], published_as=cells["published_as"],
         protocol=cells["protocol"], downsampler=cells["downsampler"],
-        dataset=cells["dataset"], scale=scale, psnr=psnr, ssim=ssim,
+        dataset=cells["dataset"], scale=scale, noise=noise, psnr=psnr, ssim=ssim,
         convention=cells["convention"], paper=cells["paper"], table=cells["table"],
         source=cells["source"], note=cells["note"])
 
 
 def match(method: str, protocol: str, dataset: str, scale: int,
-          downsampler: str | None = None) -> PublishedResult | None:
+          downsampler: str | None = None, noise: float = 0.0,
+          rows: Sequence[PublishedResult] | None = None) -> PublishedResult | None:
     """The published row for a measured result, or None when the table has none.
 
     Args:
@@ -170,7 +181,11 @@ def match(method: str, protocol: str, dataset: str, scale: int,
             ``protocol``. The embedded default set (label ``"gaussian8"``) matches nothing.
         scale: the upscaling factor.
         downsampler: the run's downsampler; when given, a row that names a different one
-            does not match (different LR images are a different test set).
+            does not match (different LR images are a different test set). Without it,
+            rows that differ only in their downsampler are ambiguous and none is returned.
+        noise: the run's added noise std (0..255 units); only a row with the same noise
+            matches, so a noisy run is never put beside a noise-free number.
+        rows: the table to search (default: the packaged one, see :func:`load`).
     """
     prefix, _, folder = dataset.rpartition("/")
     if prefix and prefix != protocol:
@@ -178,12 +193,13 @@ def match(method: str, protocol: str, dataset: str, scale: int,
     name = canonical_dataset(folder)
     if name is None:
         return None
-    for row in _packaged():
-        if (row.method == method and row.protocol == protocol and row.dataset == name
-                and row.scale == int(scale)
-                and not (downsampler and row.downsampler and row.downsampler != downsampler)):
-            return row
-    return None
+    found = [row for row in (_packaged() if rows is None else rows)
+             if row.method == method and row.protocol == protocol and row.dataset == name
+             and row.scale == int(scale) and math.isclose(row.noise, float(noise))
+             and not (downsampler and row.downsampler and row.downsampler != downsampler)]
+    if downsampler and len(found) > 1:  # prefer the row that names the run's downsampler
+        found = [row for row in found if row.downsampler == downsampler] or found
+    return found[0] if len(found) == 1 else None
 
 
 def select(method: str = "*", dataset: str = "*", scale: str = "*",
