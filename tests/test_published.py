@@ -28,6 +28,16 @@ def test_published_table_parses_and_every_row_is_cited():
         assert row.dataset in ALIASES
 
 
+def test_published_every_source_is_named_in_the_file_header():
+    from importlib import resources
+
+    text = resources.files("bsrbench.published").joinpath("results.csv").read_text()
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    for row in load():
+        repo = row.source.split()[0]  # "greatlog/DAN README.md @ ..." -> "greatlog/DAN"
+        assert f"github.com/{repo}" in header, f"{row.key}: {repo} is not in the header"
+
+
 def test_published_values_in_range_and_keys_unique():
     rows = load()
     keys = [r.key for r in rows]
@@ -128,6 +138,8 @@ def test_published_load_refuses_duplicates_and_bad_header(tmp_path):
     bad.write_text("method,psnr\nikc,31.67\n")
     with pytest.raises(InputError, match="columns must be"):
         load(bad)
+    with pytest.raises(InputError, match="no such file"):
+        load(tmp_path / "missing.csv")
 
 
 def test_published_rows_are_frozen():

@@ -98,11 +98,14 @@ def load(path: str | Path | None = None) -> list[PublishedResult]:
     """Read the table of published results (the packaged ``results.csv`` by default).
 
     Raises:
-        InputError: a row is malformed (missing source or table, value out of range,
-            unknown dataset, duplicate key); the message names the file and line.
+        InputError: the file is missing or a row is malformed (missing source or table,
+            value out of range, unknown dataset, duplicate key); the message names the
+            file and line.
     """
     if path is None:
         return list(_packaged())
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file; give a CSV with the columns of results.csv")
     return list(_parse(Path(path).read_text(encoding="utf-8"), str(path)))
 
 
