@@ -11,7 +11,18 @@ from __future__ import annotations
 
 import click
 
-from bsrbench.cli import compare, datasets, listing, plugins, published, repair, report, run, train
+from bsrbench.cli import (
+    compare,
+    datasets,
+    listing,
+    plugins,
+    published,
+    repair,
+    report,
+    run,
+    train,
+    weights,
+)
 
 __all__ = ["main"]
 
@@ -22,7 +33,8 @@ def main() -> None:
     """bsrbench: benchmark blind image super-resolution methods under one protocol."""
 
 
-for _module in (run, listing, datasets, train, report, compare, plugins, repair, published):
+for _module in (run, listing, datasets, train, report, compare, plugins, repair, published,
+                weights):
     _module.register(main)
 
 if __name__ == "__main__":  # pragma: no cover

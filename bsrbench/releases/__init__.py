@@ -1,6 +1,6 @@
 """Official weights releases: a catalogue, a verified download cache, and checks.
 
-``bsrbench weights list|get|verify`` (:func:`weights_command`) is the user-facing side;
+``bsrbench weights list|get|verify`` (:mod:`bsrbench.cli.weights`) is the user-facing side;
 plugins add their releases through the ``bsrbench_releases`` hook and find fetched files
 with :func:`cached_file`. Nothing here imports torch.
 """
@@ -29,7 +29,6 @@ __all__ = [
     "recorded_sha256",
     "verify",
     "verify_files",
-    "weights_command",
 ]
 
 
@@ -46,10 +45,3 @@ def verify(path: str | Path | None = None, cache_dir: str | Path | None = None
            ) -> list[Verified]:
     """Check ``path`` (a file or folder) or, without one, every cached release."""
     return verify_files([] if path is None else [Path(path)], catalogue(), cache_dir)
-
-
-def weights_command():
-    """The ``bsrbench weights`` click group (``list``, ``get``, ``verify``)."""
-    from bsrbench.releases.command import weights_command as build
-
-    return build()

@@ -20,7 +20,7 @@ from dan_helpers import load_golden
 from releases.loopback import serve
 
 from bsrbench.errors import WeightsError
-from bsrbench.releases.command import weights_command
+from bsrbench.cli.weights import weights_command
 from bsrbench.specs import BuildContext
 
 

@@ -11,7 +11,7 @@ from loopback import PAYLOAD, serve
 
 from bsrbench.errors import PluginError
 from bsrbench.releases import ReleaseSpec, catalogue, file_hashes, git_blob_id
-from bsrbench.releases.command import weights_command
+from bsrbench.cli.weights import weights_command
 from bsrbench.releases.known import CORE_RELEASES
 
 

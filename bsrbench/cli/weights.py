@@ -1,6 +1,7 @@
 """``bsrbench weights``: list, fetch and check official releases (a click group).
 
-A thin layer over :mod:`bsrbench.releases`: library errors become one line and exit 2 via
+A thin layer over :mod:`bsrbench.releases` (the library never imports the CLI): library
+errors become one line and exit 2 via
 the CLI's shared ``handle_errors``; ``verify`` exits 1 when a file fails its check.
 """
 
@@ -87,3 +88,7 @@ def weights_command() -> click.Group:
             sys.exit(1)
 
     return weights
+
+
+def register(group: click.Group) -> None:
+    group.add_command(weights_command())
