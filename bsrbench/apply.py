@@ -12,6 +12,7 @@ from bsrbench.compose import MethodPlan
 from bsrbench.errors import InputError, RunError
 from bsrbench.images import IMAGE_SUFFIXES, list_image_files, read_image, write_png
 from bsrbench.progress import Progress
+from bsrbench.results import check_out_dir
 
 __all__ = ["apply_method", "collect_inputs", "kernel_to_image"]
 
@@ -84,7 +85,9 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
 
 
 def _check_targets(inputs: list[Path], out: Path) -> None:
-    """Refuse outputs that would overwrite an input or each other (same file name)."""
+    """Refuse an --out that cannot be a folder, and outputs that would overwrite an input
+    or each other (same file name)."""
+    check_out_dir(out)
     stems = [p.stem for p in inputs]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
     if dupes:

@@ -21,7 +21,7 @@ from bsrbench.errors import InputError, Interrupted
 if TYPE_CHECKING:
     from bsrbench.registry import Registry
 
-__all__ = ["SweepConfig", "SweepResult", "run_sweep"]
+__all__ = ["SweepConfig", "SweepResult", "check_hr_folder", "run_sweep"]
 
 log = logging.getLogger("bsrbench")
 
@@ -73,14 +73,16 @@ class SweepConfig:
                 values[renames.get(key, key)] = value
         merged_opts = dict(values.pop("options", {}) or {})
         merged_opts.update(options)
+        for key, flag in (("kernels", "--kernel"), ("hr", "--hr"), ("scales", "--scale")):
+            if values.get(key) is not None and not _split(values[key]):
+                # given but empty ('' from a shell variable): never silently the default
+                raise InputError(f"{flag} is empty: give a value, or leave {flag} out for "
+                                 "the default")
         for key in ("methods", "datasets", "kernels", "hr"):
             values[key] = tuple(_split(values.get(key)))
         if values.get("metrics") is not None:
             values["metrics"] = tuple(_split(values["metrics"]))
-        try:
-            values["scales"] = tuple(int(s) for s in _split(values.get("scales")))
-        except ValueError:
-            raise InputError(f"scales must be integers, got {values.get('scales')!r}") from None
+        values["scales"] = tuple(_scale(s) for s in _split(values.get("scales")))
         if not values["methods"]:
             raise InputError("no method given: pass --method NAME (or methods in --config)")
         if not values["datasets"]:
@@ -91,8 +93,35 @@ class SweepConfig:
                 values[key] = Path(values[key])
         return cls(options=merged_opts, **values)
 
+    def __post_init__(self) -> None:
+        """Refuse values no run could use, before any work (also for library callers)."""
+        from bsrbench.datasets import check_noise, check_seed
+
+        check_noise(self.noise)
+        check_seed(self.seed)
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
+                or self.batch_size < 1:
+            raise InputError(f"--batch-size must be an integer of at least 1, got "
+                             f"{self.batch_size!r}")
+        for scale in self.scales:
+            _scale(scale)
+        for key, flag in (("methods", "--method"), ("datasets", "--dataset"),
+                          ("kernels", "--kernel"), ("hr", "--hr"), ("scales", "--scale")):
+            items = [str(v) for v in getattr(self, key)]
+            twice = sorted({v for v in items if items.count(v) > 1})
+            if twice:
+                raise InputError(f"{flag} names {twice[0]!r} twice: give each once")
+
     def with_command(self, command: str) -> SweepConfig:
         return replace(self, command=command)
+
+
+def _scale(value: Any) -> int:
+    """A scale as a positive int: '4' and 4 pass; '', '4.0', 0, -4 and True do not."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise InputError(f"scale must be a positive integer such as 4, got {value!r}")
+    return int(text)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -183,7 +212,7 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     """Run every combination of ``cfg`` into one run directory and write report.html."""
     from bsrbench.device import pick_device
     from bsrbench.metrics import CONVENTIONS
-    from bsrbench.results import load_frame, read_table
+    from bsrbench.results import check_out_dir, load_frame, read_table
     from bsrbench.scoring import select_metrics
     from bsrbench.summary import summary_text
 
@@ -221,9 +250,8 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         ds = Path(cfg.datasets[0]).stem if len(cfg.datasets) == 1 else "datasets"
         out = Path("results") / f"{stamp}-{label}-{ds}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file: pass a folder for the run (results.csv, "
-                         "run.json, report.html)")
+    check_out_dir(out)
+    _check_jobs(cfg, registry, jobs)
     try:
         failed = _run_jobs(cfg, registry, jobs, out, device, quiet)
     except KeyboardInterrupt as exc:
@@ -252,6 +280,63 @@ def _notes(out: Path) -> dict[str, list[str]]:
     return notes
 
 
+def check_hr_folder(hr: str | Path) -> Path:
+    """``--hr`` as an existing folder; a file (often a test-set .h5) or a missing path is a
+    one-line error that says which."""
+    path = Path(hr)
+    if path.is_file():
+        raise InputError(f"--hr {hr} is a file, not a folder: pass a folder of HR images "
+                         "(a test-set FILE.h5 goes to --dataset)")
+    if not path.is_dir():
+        raise InputError(f"--hr folder {hr} not found: pass a folder of HR images")
+    return path
+
+
+def _check_jobs(cfg: SweepConfig, registry: Registry,
+                jobs: list[tuple[str, str | None, int | None]]) -> None:
+    """Check every job's test set before the first one runs: each ``--hr`` folder and its
+    images, each protocol's settings, each test-set file (verified) and its scale, and the
+    dataset cache. A sweep must not fail at its third HR folder after an hour of work."""
+    from bsrbench.datasets import check_cache_dir, dataset_settings, default_cache_dir
+    from bsrbench.errors import UnknownNameError
+
+    files = [d for d in cfg.datasets if d.endswith((".h5", ".hdf5"))]
+    if cfg.hr and len(files) == len(cfg.datasets):
+        raise InputError(f"--hr does not apply to a test-set file ({files[0]} holds its own HR "
+                         "images): drop --hr, or pass a protocol name as --dataset")
+    for hr in cfg.hr:
+        check_hr_folder(hr)
+    for dataset in cfg.datasets:
+        if dataset not in files and dataset not in registry.protocols:
+            raise UnknownNameError("dataset", dataset, registry.protocols)
+    if len(files) < len(cfg.datasets):
+        check_cache_dir(cfg.cache_dir or default_cache_dir())
+    for dataset, hr, scale in jobs:
+        if dataset in files:  # verified (checksum, structure), its scale against the plans
+            _file_scale(cfg, registry, dataset, scale)
+            continue
+        protocol = registry.protocols[dataset]
+        if protocol.reader is None:  # a release folder is read (and checked) when built
+            dataset_settings(registry, protocol, hr=hr, scale=scale,
+                             downsampler=cfg.downsampler, noise=cfg.noise, seed=cfg.seed)
+
+
+def _file_scale(cfg: SweepConfig, registry: Registry, dataset: str, scale: int | None) -> int:
+    """Verify a test-set file and return its scale, which every plan must support."""
+    from bsrbench.datasets import TestSet, resolve_dataset
+
+    path = resolve_dataset(registry, dataset, downsampler=cfg.downsampler, noise=cfg.noise,
+                           seed=cfg.seed)
+    with TestSet(path, verify=False) as ts:
+        ds_scale = ts.settings.scale
+    if scale is not None and ds_scale != scale:
+        raise InputError(f"{path} is a x{ds_scale} test set, not x{scale}: drop --scale "
+                         f"for a test-set file, or pass a x{scale} one")
+    for plan in _plans(cfg, registry, ds_scale):
+        plan.check_kernel_weights(cfg.kernel_weights)
+    return ds_scale
+
+
 def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | None,
               int | None]], out: Path, device: str, quiet: bool) -> int:
     """Build (or reuse) each test set and run every plan on it; return failed LR images."""
@@ -274,11 +359,8 @@ def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | 
                                on_build=on_build)
         for bar in bars:
             bar.close()
-        with TestSet(path) as ts:
+        with TestSet(path, verify=False) as ts:  # resolve_dataset has verified it
             ds_scale = ts.settings.scale
-        if scale is not None and ds_scale != scale:
-            raise InputError(f"{path} is a x{ds_scale} test set, not x{scale}: drop --scale "
-                             f"for a test-set file, or pass a x{scale} one")
         for plan in _plans(cfg, registry, ds_scale):
             log.info("running %s on %s (%s) -> %s", plan.label, path.name, device, out)
             summary = run(RunConfig(plan=plan, dataset=path, out=out, device=device,

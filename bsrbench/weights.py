@@ -7,6 +7,7 @@ official releases a plugin lists), the file is checked before it is read.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,11 +98,17 @@ def load_state_dict(
         except Exception as exc:  # safetensors raises several types for bad files
             raise WeightsError(f"{path} is not a valid safetensors file: {exc}") from None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the unpickler on odd files
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for code, RuntimeError for junk
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torch's own text advises weights_only=False, i.e. running the file's code: never
+        # relay it; say what the file is not and what to pass instead
         raise WeightsError(
-            f"{path} could not be loaded as plain tensors (weights_only=True): {first}"
+            f"{path} is not a checkpoint of plain tensors (read with weights_only=True: "
+            f"{type(exc).__name__}): bsrbench "
+            "never runs code from weights files; pass a state dict saved with "
+            "torch.save(model.state_dict(), ...) or a .safetensors file"
         ) from None
     if isinstance(obj, torch.Tensor):
         return {"": obj}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bsrbench.cli.common import handle_errors, registry, setup_logging
+from bsrbench.cli.common import SEED, Command, handle_errors, registry, setup_logging
 
 
 @click.group()
@@ -14,40 +14,52 @@ def datasets() -> None:
     """Build, describe and export HDF5 test sets."""
 
 
-@datasets.command("build")
+@datasets.command("build", cls=Command)
 @click.argument("protocol")
 @click.option("--hr", type=click.Path(path_type=Path), default=None,
               help="Folder of HR images (default: the embedded scikit-image set).")
-@click.option("--scale", "-s", type=int, default=4, show_default=True)
-@click.option("--downsampler", default="matlab-bicubic", show_default=True)
-@click.option("--noise", type=float, default=0.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--scale", "-s", type=click.IntRange(min=1), default=None,
+              help="SR factor (default: the protocol's, 4).")
+@click.option("--downsampler", default=None,
+              help="matlab-bicubic (default), pil-bicubic or direct; protocols with their "
+                   "own pipeline take none.")
+@click.option("--noise", type=float, default=0.0, show_default=True,
+              help="Additive Gaussian noise std, 0..255.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output .h5 (default: the cache file name under ./datasets).")
 @handle_errors
-def datasets_build(protocol: str, hr: Path | None, scale: int, downsampler: str, noise: float,
-                   seed: int, out: Path | None) -> None:
-    """Generate the test set of PROTOCOL (bicubic, gaussian8) into one HDF5 file."""
+def datasets_build(protocol: str, hr: Path | None, scale: int | None, downsampler: str | None,
+                   noise: float, seed: int, out: Path | None) -> None:
+    """Generate the test set of PROTOCOL (bicubic, gaussian8, ...) into one HDF5 file."""
     setup_logging(False, False)
-    from bsrbench.datasets import DatasetSettings, build_dataset, default_cache_dir
+    from bsrbench.datasets import (
+        build_dataset,
+        check_cache_dir,
+        dataset_settings,
+        default_cache_dir,
+    )
     from bsrbench.errors import UnknownNameError
-    from bsrbench.images import hr_set_digest, load_hr_set
     from bsrbench.progress import Progress
+    from bsrbench.results import check_out_dir
+    from bsrbench.sweep import check_hr_folder
 
     reg = registry()
     if protocol not in reg.protocols:
         raise UnknownNameError("protocol", protocol, reg.protocols)
-    reg.get("degradation", downsampler)
-    hr_name, images = load_hr_set(hr)
-    settings = DatasetSettings(protocol, scale, downsampler, hr_name, hr_set_digest(images),
-                               reg.protocols[protocol].kernel_size, noise, seed)
-    out = out or default_cache_dir() / settings.cache_name()
+    if hr is not None:
+        check_hr_folder(hr)
+    if out is not None:
+        check_out_dir(out, folder=False)
+    settings, images = dataset_settings(reg, reg.protocols[protocol], hr=hr, scale=scale,
+                                        downsampler=downsampler, noise=noise, seed=seed)
+    out = out or check_cache_dir(default_cache_dir()) / settings.cache_name()
     with Progress(len(images), f"build {protocol}") as bar:
         path = build_dataset(reg, settings, images, out, progress=bar.update)
     click.echo(str(path))
 
 
-@datasets.command("info")
+@datasets.command("info", cls=Command)
 @click.argument("file", type=click.Path(path_type=Path))
 @handle_errors
 def datasets_info(file: Path) -> None:
@@ -58,18 +70,18 @@ def datasets_info(file: Path) -> None:
         click.echo(f"{key}: {value}")
 
 
-@datasets.command("export")
+@datasets.command("export", cls=Command)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @handle_errors
 def datasets_export(file: Path, out: Path) -> None:
     """Write HR/LR PNGs, kernels (.npy and .png) and settings.csv into OUT."""
     from bsrbench.datasets import export_dataset
+    from bsrbench.results import check_out_dir
 
+    check_out_dir(out, "OUT")
     n = export_dataset(file, out)
     click.echo(f"wrote {n} LR images to {out}")
-
-
 
 
 def register(group: click.Group) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bsrbench.cli.common import handle_errors, registry
+from bsrbench.cli.common import Command, handle_errors, registry
 
 
-@click.command()
+@click.command(cls=Command)
 @handle_errors
 def methods() -> None:
     """List methods, non-blind models and kernel estimators."""
@@ -32,7 +32,7 @@ def methods() -> None:
                 click.echo(f"  {'':<16} -O {opt.name}={opt.default!r}: {opt.help}")
 
 
-@click.command()
+@click.command(cls=Command)
 @handle_errors
 def plugins() -> None:
     """List loaded plugins (name, distribution, version, what they provide)."""
@@ -40,8 +40,6 @@ def plugins() -> None:
     for p in reg.plugins:
         status = f"FAILED: {p.error}" if p.error else ", ".join(p.provides) or "-"
         click.echo(f"{p.name:<10} {p.distribution} {p.version}: {status}")
-
-
 
 
 def register(group: click.Group) -> None:

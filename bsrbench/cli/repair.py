@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from bsrbench.cli.common import handle_errors
+from bsrbench.cli.common import Command, handle_errors
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @handle_errors
 def repair(run_dir: Path) -> None:

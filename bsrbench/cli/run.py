@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from bsrbench.cli.common import handle_errors, parse_options, registry, setup_logging
+from bsrbench.cli.common import SEED, Command, handle_errors, parse_options, registry, setup_logging
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--method", "-m", default=None,
               help="Method or non-blind model name; a comma list sweeps several.")
 @click.option("--kernel", "-k", default=None,
@@ -28,7 +28,7 @@ from bsrbench.cli.common import handle_errors, parse_options, registry, setup_lo
               help="matlab-bicubic (default), pil-bicubic (official IKC) or direct.")
 @click.option("--noise", type=float, default=None,
               help="Additive Gaussian noise std (0..255) when building the test set.")
-@click.option("--seed", type=int, default=None, help="Noise seed (default 0).")
+@click.option("--seed", type=SEED, default=None, help="Noise seed, 0..2**32-1 (default 0).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or mps.")
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default results/<time>-<method>-<dataset>); reuse to resume.")
@@ -44,7 +44,8 @@ from bsrbench.cli.common import handle_errors, parse_options, registry, setup_lo
               help="Method-specific option (see `bsrbench methods`).")
 @click.option("--convention", default=None,
               help="Metric convention: matlab-y (default), basicsr-y or rgb.")
-@click.option("--batch-size", type=int, default=None, help="LR images per forward pass (8).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="LR images per forward pass (8); part of the resume check.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where generated test sets are cached (default ./datasets).")
 @click.option("--save-images", is_flag=True, default=None,
@@ -77,12 +78,12 @@ def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: boo
         sys.exit(1)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--method", "-m", required=True, help="Blind method, or model with --kernel.")
 @click.option("--kernel", "-k", default=None, help="Blind kernel estimator for a model.")
 @click.option("--input", "-i", "inputs", required=True, multiple=True,
               type=click.Path(path_type=Path), help="LR image file or folder (repeatable).")
-@click.option("--scale", "-s", type=int, default=4, show_default=True)
+@click.option("--scale", "-s", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path))
 @click.option("--save-steps", is_flag=True, help="Also write every step's SR and kernel.")
 @click.option("--device", default="auto", show_default=True)
@@ -113,8 +114,6 @@ def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, ou
                            weights=weights, kernel_weights=kernel_weights,
                            save_steps=save_steps, quiet=quiet)
     click.echo(f"wrote {len(written)} SR images to {out}")
-
-
 
 
 def register(group: click.Group) -> None:

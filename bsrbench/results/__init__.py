@@ -12,7 +12,15 @@ imports neither the runner nor the report.
 
 from __future__ import annotations
 
-from bsrbench.results.layout import IMAGES, REPORT, RESULTS, image_dir, lr_stem, step_stem
+from bsrbench.results.layout import (
+    IMAGES,
+    REPORT,
+    RESULTS,
+    check_out_dir,
+    image_dir,
+    lr_stem,
+    step_stem,
+)
 from bsrbench.results.provenance import (
     RUN_JSON,
     RunLog,
@@ -53,6 +61,7 @@ __all__ = [
     "ResultsFile",
     "ResultsTable",
     "RunLog",
+    "check_out_dir",
     "columns_for",
     "git_commit",
     "image_dir",
