@@ -144,3 +144,38 @@ def test_embedded_default_set_is_available_offline():
     images = embedded_images()
     assert [im.name for im in images] == ["astronaut", "coffee", "chelsea", "rocket"]
     assert all(im.pixels.shape == (EMBEDDED_CROP, EMBEDDED_CROP, 3) for im in images)
+
+
+def test_per_kernel_noise_levels_are_built_and_recorded(registry, hr_dir, tmp_path):
+    """A protocol whose KernelSetting carries its own noise (a MANet/DASR-style grid)."""
+    from bsrbench.datasets import build_dataset, dataset_settings
+    from bsrbench.specs import KernelSetting, ProtocolSpec
+
+    grid = ProtocolSpec("noisegrid", "test grid", scales=(2,), default_scale=2,
+                        kernels=lambda s: (KernelSetting(1.2, 1.2, 0.0, noise=0.0),
+                                           KernelSetting(1.2, 1.2, 0.0, noise=25.0)))
+
+    class Stub:
+        def __init__(self) -> None:
+            self.protocols = {"noisegrid": grid}
+
+        def get(self, kind, name):
+            return grid if kind == "protocol" else registry.get(kind, name)
+
+    settings, images = dataset_settings(Stub(), grid, hr=hr_dir, seed=2)
+    path = build_dataset(Stub(), settings, images, tmp_path / "g.h5")
+    with TestSet(path) as ts:
+        im = ts.image("colour")
+        assert [im.row_params(k)["noise"] for k in range(2)] == [0.0, 25.0]
+        assert not np.array_equal(im.lr[0], im.lr[1])  # same kernel, only the noise differs
+
+
+@pytest.mark.parametrize("protocol", ["div2krk", "aniso", "dipfkp"])
+def test_generator_protocols_take_grey_hr_images(registry, hr_dir, tmp_path, protocol):
+    path = resolve_dataset(registry, protocol, hr=hr_dir, scale=2, cache_dir=tmp_path)
+    with TestSet(path) as ts:
+        grey = ts.image("grey")
+        assert grey.grey and grey.lr.shape[-1] == 3
+        assert np.array_equal(grey.lr[..., 0], grey.lr[..., 2])
+        assert set(grey.row_params(0)) == {"sigma", "sigma2", "theta", "noise", "jpeg",
+                                           "kernel_size"}
