@@ -1,11 +1,14 @@
-"""The shared training plumbing: kernels, pairs, schedules, checkpoints and the loop."""
+"""The shared training plumbing: kernels, pairs, schedules, checkpoints, the loop and the
+typed settings (with every recorded ``bsrbench train`` command still building its own)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
+import shlex
 import signal
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from bsrbench.training import (
     SUMMARY_NAME,
     LoopConfig,
     PairSampler,
+    TrainDevice,
+    TrainSettings,
     blur_batch,
     load_checkpoint,
     load_hr_images,
@@ -31,6 +36,7 @@ from bsrbench.training import (
     random_kernels,
     run_training,
     save_checkpoint,
+    setup_device,
     split_validation,
     validation_pairs,
 )
@@ -286,3 +292,121 @@ def test_run_training_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["step"] == 3
     assert (tmp_path / "w.txt").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Settings(TrainSettings):
+    width: int  # a plugin's own option
+
+    @classmethod
+    def default_sigma_range(cls, scale: int) -> tuple[float, float]:
+        return (0.5, float(scale))
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, object]:
+        return {"lr": 1e-4, "width": 3}
+
+
+def _options(**kw: object) -> dict[str, object]:
+    base: dict[str, object] = dict(
+        hr=Path("hr"), out=Path("out"), scale=2, steps=10, max_minutes=None, batch_size=4,
+        lr=1e-4, beta1=0.9, beta2=0.99, warmup=0, loss="l1", kernel_size=21, sigma_min=None,
+        sigma_max=None, rate_iso=1.0, downsampler="matlab-bicubic", augment=True,
+        val_dir=None, val_count=2, log_every=1, val_every=5, save_every=5, seed=0,
+        device="cpu", amp=None, channels_last=None, width=3)
+    base.update(kw)
+    return base
+
+
+def test_train_settings_from_options_fill_check_and_never_mutate() -> None:
+    options = _options()
+    s = _Settings.from_options(options)
+    assert s.sigma_range == (0.5, 2.0) and options["sigma_min"] is None  # input left alone
+    assert s.sigma_identity() == {} and s.changed(("lr", "width")) == {}
+    other = dataclasses.replace(s, sigma_max=1.5, lr=1e-3)
+    assert other.sigma_identity() == {"sigma_range": [0.5, 1.5]}
+    assert other.changed(("lr", "width")) == {"lr": 1e-3}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.lr = 1.0  # type: ignore[misc]
+    with pytest.raises(InputError, match="0 < --sigma-min <= --sigma-max"):
+        _Settings.from_options(_options(sigma_min=3.0))
+
+
+def test_train_settings_refuse_options_without_a_field_and_fields_without_an_option() -> None:
+    with pytest.raises(TypeError, match=r"options without a field \['typo'\]"):
+        _Settings.from_options(_options(typo=1))
+    options = _options()
+    del options["width"]
+    with pytest.raises(TypeError, match=r"fields without an option \['width'\]"):
+        _Settings.from_options(options)
+
+
+def test_setup_device_resolves_the_flags_the_settings_leave_open() -> None:
+    s = _Settings.from_options(_options())
+    assert setup_device(s) == TrainDevice(name="cpu", amp=False, channels_last=False)
+    forced = setup_device(dataclasses.replace(s, amp=True, channels_last=True))
+    assert forced == TrainDevice(name="cpu", amp=True, channels_last=True)
+
+
+def _recorded_commands() -> list[object]:
+    """Every ``bsrbench train`` command the model cards quote and the training summaries in
+    docs/training/ recorded, as ``(where, command)`` parameters."""
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for card in sorted(root.glob("plugins/*/bsrbench_*/weights/MODEL_CARD.md")):
+        text = card.read_text().replace("\\\n", " ")
+        found += [(card.parent.parent.name, line.strip()) for line in text.splitlines()
+                  if line.strip().startswith("bsrbench train ")]
+    for summary in sorted((root / "docs" / "training").glob("*_train_summary.json")):
+        found.append((summary.name, json.loads(summary.read_text())["command"]))
+    return [pytest.param(w, c, id=f"{w}-{i}") for i, (w, c) in enumerate(found)]
+
+
+@pytest.mark.parametrize(("where", "line"), _recorded_commands())
+def test_recorded_commands_still_build_their_settings(
+    where: str, line: str, tmp_path: Path
+) -> None:
+    """The commands that made the bundled weights still parse into settings (and a summary's
+    recorded identity is what these settings give), with every path they name made here."""
+    import click
+    from bsrbench_ikc._train_settings import IKCTrainSettings
+    from bsrbench_ikc.train import ikc_command
+    from bsrbench_srmd._train_settings import SRMDTrainSettings
+    from bsrbench_srmd.train import srmd_command
+
+    words = shlex.split(line.replace("$W", "runs/w").replace("$HR", "data/hr"))
+    assert words[:2] == ["bsrbench", "train"], line
+    command, settings_type = {"ikc": (ikc_command(), IKCTrainSettings),
+                              "srmd": (srmd_command(), SRMDTrainSettings)}[words[2]]
+    args = words[3:]
+    by_flag = {opt: p for p in command.params for opt in p.opts}
+    for i, word in enumerate(args[:-1]):
+        param = by_flag.get(word)
+        if param is not None and isinstance(param.type, click.Path) and param.type.exists:
+            path = tmp_path / args[i + 1].lstrip("/")
+            if param.type.dir_okay:
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            args[i + 1] = str(path)
+    settings = settings_type.from_options(command.make_context(words[2], args).params)
+    if not where.endswith(".json"):
+        return
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "docs" / "training"
+                           / where).read_text())
+    ours = (settings.identity(recorded.get("pca", "")) if words[2] == "ikc"
+            else settings.identity())
+    # Older summaries hold fewer keys (settings recorded since then); the shared ones agree.
+    shared = sorted((set(recorded) & set(ours)) - {"init", "from_weights", "pca"})
+    assert len(shared) >= 10
+    assert {k: ours[k] for k in shared} == {k: recorded[k] for k in shared}
+
+
+def test_loop_config_and_result_are_frozen(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.steps = 2  # type: ignore[misc]

@@ -13,15 +13,25 @@ Everything a plugin's training needs except the model-specific step lives here:
 
 The modules: :mod:`~bsrbench.training.degradation` (kernels, blur, downsampling),
 :mod:`~bsrbench.training.data` (images, sampler, validation pairs),
+:mod:`~bsrbench.training.settings` (a command's typed, frozen :class:`TrainSettings`,
+the resolved :class:`TrainDevice`, the :class:`Invocation`),
 :mod:`~bsrbench.training.stage` (schedules, device, :class:`StageBase`),
 :mod:`~bsrbench.training.checkpoint`, :mod:`~bsrbench.training.loop` and
-:mod:`~bsrbench.training.command` (running a train command). Import from this package.
+:mod:`~bsrbench.training.command` (running a train command: settings, data, loop).
+Import from this package.
 """
 
 from __future__ import annotations
 
 from bsrbench.training.checkpoint import load_checkpoint, save_checkpoint
-from bsrbench.training.command import changed_settings, command_line, run_command
+from bsrbench.training.command import (
+    command_line,
+    common_option,
+    option_defaults,
+    run_command,
+    train_stage,
+    training_pairs,
+)
 from bsrbench.training.data import (
     PairSampler,
     dihedral,
@@ -45,34 +55,32 @@ from bsrbench.training.loop import (
     TrainTask,
     run_training,
 )
-from bsrbench.training.stage import (
-    StageBase,
-    autocast,
-    lr_lambda,
-    optimizer_options,
-    setup_device,
-)
+from bsrbench.training.settings import Invocation, TrainDevice, TrainSettings
+from bsrbench.training.stage import StageBase, autocast, lr_lambda, setup_device
 
 __all__ = [
     "CHECKPOINT_NAME",
     "LOG_NAME",
     "SUMMARY_NAME",
+    "Invocation",
     "LoopConfig",
     "LoopResult",
     "PairBatch",
     "PairSampler",
     "StageBase",
+    "TrainDevice",
+    "TrainSettings",
     "TrainTask",
     "autocast",
     "blur_batch",
-    "changed_settings",
     "command_line",
+    "common_option",
     "dihedral",
     "load_checkpoint",
     "load_hr_images",
     "lr_lambda",
     "make_pairs",
-    "optimizer_options",
+    "option_defaults",
     "random_kernels",
     "run_command",
     "run_training",
@@ -80,5 +88,7 @@ __all__ = [
     "setup_device",
     "split_validation",
     "to_device",
+    "train_stage",
+    "training_pairs",
     "validation_pairs",
 ]

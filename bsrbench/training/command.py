@@ -1,15 +1,29 @@
-"""How a plugin's ``bsrbench train`` command reports its command line, errors and exit code."""
+"""Running a plugin's ``bsrbench train`` command: its shared options, its settings, the
+data and loop every stage shares, and how it reports errors and its exit code.
+
+A command's body is one line: :func:`run_command` builds its frozen settings from the
+options and hands them, with the :class:`~bsrbench.training.settings.Invocation`, to the
+plugin's ``train`` function, which resolves the device (and whatever else it needs),
+makes its stage, and calls :func:`train_stage` with the data of :func:`training_pairs`.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bsrbench.training.settings import Invocation, TrainSettings
 
 if TYPE_CHECKING:
-    from bsrbench.training.loop import LoopResult
+    from bsrbench.training.data import PairSampler
+    from bsrbench.training.degradation import PairBatch
+    from bsrbench.training.loop import LoopResult, TrainTask
+
+S = TypeVar("S", bound=TrainSettings)
 
 
 def command_line(ctx: Any) -> str:
@@ -25,21 +39,26 @@ def command_line(ctx: Any) -> str:
     return shlex.join(["bsrbench", "train", str(ctx.info_name), *params])
 
 
-def run_command(ctx: Any, train: Callable[[], LoopResult]) -> None:
+def run_command(
+    ctx: Any, settings_type: type[S], train: Callable[[S, Invocation], LoopResult]
+) -> None:
     """Run a train command the way ``bsrbench``'s own commands run.
 
-    INFO logging goes to stderr unless logging is configured already; a
-    :class:`~bsrbench.errors.BsrbenchError` becomes one ``error:`` line and its exit code;
-    a Ctrl-C stop (after its checkpoint and export) exits 130.
+    The settings are built from ``ctx.params`` (:meth:`TrainSettings.from_options`) and
+    passed to ``train`` with the command line and the start time. INFO logging goes to
+    stderr unless logging is configured already; a :class:`~bsrbench.errors.BsrbenchError`
+    (bad options included) becomes one ``error:`` line and its exit code; a Ctrl-C stop
+    (after its checkpoint and export) exits 130.
     """
     import click
 
     from bsrbench.errors import BsrbenchError
 
+    invocation = Invocation(command=command_line(ctx), started=time.monotonic())
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        result = train()
+        result = train(settings_type.from_options(ctx.params), invocation)
     except BsrbenchError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(exc.exit_code)
@@ -91,46 +110,104 @@ def common_option(flag: str) -> Callable[[Any], Any]:
     return click.option(*decls, **attrs)
 
 
-def changed_settings(ctx: Any, o: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The options among ``keys`` whose value differs from the command's default.
+def option_defaults(command: Any) -> dict[str, Any]:
+    """A click command's option defaults by parameter name (for
+    :meth:`TrainSettings.option_defaults`)."""
+    return {p.name: p.default for p in command.params}
 
-    For a run's resume identity: settings recorded only where changed let checkpoints made
-    before they were recorded still resume, while a change either way is still refused.
+
+def training_pairs(
+    settings: TrainSettings,
+    device: str,
+    *,
+    lr_size: int,
+    noise_range: tuple[float, float] | None = None,
+    noise_free_rate: float = 0.0,
+    val_noise: float | None = None,
+) -> tuple[PairSampler, PairBatch]:
+    """The HR images on ``device``, split into the training pair sampler and the fixed
+    validation pairs, as every train command makes them from its settings.
+
+    Args:
+        settings: The command's settings (images, kernels, downsampler, batch, seed).
+        device: The resolved training device.
+        lr_size: LR patch side; the HR crops are ``lr_size * scale``.
+        noise_range: Noise levels (0..255) drawn per training item; None: noise-free.
+        noise_free_rate: Share of noise-free items when ``noise_range`` is set.
+        val_noise: The validation pairs' noise level; None: none.
     """
-    defaults = {p.name: p.default for p in ctx.command.params}
-    return {k: o[k] for k in keys if o[k] != defaults.get(k)}
+    from bsrbench.training.data import (
+        PairSampler,
+        load_hr_images,
+        split_validation,
+        validation_pairs,
+    )
+
+    scale, hr_size = settings.scale, lr_size * settings.scale
+    images = load_hr_images(settings.hr, device=device, min_size=hr_size)
+    val_images = (
+        load_hr_images(settings.val_dir, device=device, min_size=scale * 8)
+        if settings.val_dir
+        else None
+    )
+    train_images, val_images = split_validation(images, val_images, hold_out=settings.val_count)
+    sampler = PairSampler(
+        train_images,
+        scale=scale,
+        lr_size=lr_size,
+        batch=settings.batch_size,
+        downsampler=settings.downsampler,
+        kernel_size=settings.kernel_size,
+        sigma_range=settings.sigma_range,
+        rate_iso=settings.rate_iso,
+        noise_range=noise_range,
+        noise_free_rate=noise_free_rate,
+        augment=settings.augment,
+        seed=settings.seed,
+    )
+    val = validation_pairs(
+        val_images,
+        count=settings.val_count,
+        scale=scale,
+        hr_size=hr_size,
+        downsampler=settings.downsampler,
+        kernel_size=settings.kernel_size,
+        sigma_range=settings.sigma_range,
+        noise=val_noise,
+    )
+    return sampler, val
 
 
-def train_from_options(
-    task: Any,
-    ctx: Any,
-    o: dict[str, Any],
+def train_stage(
+    task: TrainTask,
+    settings: TrainSettings,
+    invocation: Invocation,
     *,
     name: str,
-    identity: dict[str, Any],
+    identity: Mapping[str, Any],
     device: str,
-    extra_metadata: dict[str, str],
+    extra_metadata: Mapping[str, str],
     logger: logging.Logger,
 ) -> LoopResult:
-    """Run ``task`` with the loop settings of the options every train command shares
-    (``--out``, ``--steps``, ``--hr``, ``--seed``, ``--max-minutes``, ``--log-every``,
+    """Run ``task`` with the loop settings every train command shares (``--out``,
+    ``--steps``, ``--hr``, ``--seed``, ``--max-minutes``, ``--log-every``,
     ``--val-every``, ``--save-every``), then log one line saying how it stopped."""
     from bsrbench.training.loop import LoopConfig, run_training
 
     cfg = LoopConfig(
-        out=Path(o["out"]),
-        steps=o["steps"],
-        identity=identity,
-        command=command_line(ctx),
-        data=str(o["hr"]),
-        seed=o["seed"],
+        out=Path(settings.out),
+        steps=settings.steps,
+        identity=dict(identity),
+        command=invocation.command,
+        data=str(settings.hr),
+        seed=settings.seed,
         device=device,
-        max_minutes=o["max_minutes"],
-        log_every=o["log_every"],
-        val_every=o["val_every"],
-        started=o["started"],
-        save_every=o["save_every"],
-        extra_metadata=extra_metadata,
+        max_minutes=settings.max_minutes,
+        log_every=settings.log_every,
+        val_every=settings.val_every,
+        started=invocation.started,
+        save_every=settings.save_every,
+        extra_metadata=dict(extra_metadata),
     )
     result = run_training(task, cfg)
     logger.info(

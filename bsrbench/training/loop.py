@@ -79,9 +79,10 @@ class TrainTask(Protocol):
         ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoopConfig:
-    """How :func:`run_training` runs; every field comes from a CLI option."""
+    """How :func:`run_training` runs; every field comes from the command's settings
+    (:func:`~bsrbench.training.command.train_stage` builds it)."""
 
     out: Path  # folder for checkpoint.pt, train_log.csv, weights and train_summary.json
     steps: int  # total optimisation steps (a resumed run continues up to this)
@@ -99,7 +100,7 @@ class LoopConfig:
     extra_metadata: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoopResult:
     """What happened: where it stopped and why, and the files it exported."""
 

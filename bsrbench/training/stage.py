@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from bsrbench.training.data import PairSampler
+    from bsrbench.training.settings import TrainDevice, TrainSettings
 
 
 log = logging.getLogger("bsrbench.training")  # one logger for the whole package
@@ -88,23 +89,22 @@ class _MultiStep:
 # --------------------------------------------------------------------------- device
 
 
-def setup_device(
-    name: str, *, amp: bool | None, channels_last: bool | None
-) -> tuple[str, bool, bool]:
-    """Pick the device and resolve the speed flags (None = on for CUDA, off elsewhere).
+def setup_device(settings: TrainSettings) -> TrainDevice:
+    """Pick the settings' device and resolve their speed flags (None = on for CUDA only).
 
     Turns on ``cudnn.benchmark`` for CUDA: training shapes never change.
     """
     import torch
 
     from bsrbench.device import pick_device
+    from bsrbench.training.settings import TrainDevice
 
-    device = pick_device(name)
+    device = pick_device(settings.device)
     cuda = device.startswith("cuda")
     if cuda:
         torch.backends.cudnn.benchmark = True
-    amp = cuda if amp is None else amp
-    channels_last = cuda if channels_last is None else channels_last
+    amp = cuda if settings.amp is None else settings.amp
+    channels_last = cuda if settings.channels_last is None else settings.channels_last
     if amp and not cuda:
         log.warning(
             "--amp (bf16 autocast) on %s is tested loosely; on a CPU it pays only with bf16 "
@@ -112,7 +112,7 @@ def setup_device(
             "machine; inference there is slower in bf16)",
             device,
         )
-    return device, amp, channels_last
+    return TrainDevice(name=device, amp=amp, channels_last=channels_last)
 
 
 def autocast(device: str, enabled: bool) -> Any:
@@ -122,26 +122,14 @@ def autocast(device: str, enabled: bool) -> Any:
     return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=enabled)
 
 
-def optimizer_options(o: dict[str, Any]) -> dict[str, Any]:
-    """The :class:`StageBase` arguments every train command takes from its options
-    (``--device``, ``--lr``, ``--beta1``/``--beta2``, ``--amp``, ``--channels-last``,
-    ``--warmup``)."""
-    return {
-        "device": o["device"],
-        "lr": o["lr"],
-        "warmup": o["warmup"],
-        "betas": (o["beta1"], o["beta2"]),
-        "amp": o["amp"],
-        "channels_last": o["channels_last"],
-    }
-
-
 class StageBase:
-    """A network with its Adam optimizer, ``LambdaLR`` schedule and pair sampler.
+    """A network with its Adam optimizer, ``LambdaLR`` schedule, loss and pair sampler.
 
     Implements the bookkeeping half of :class:`TrainTask` (state, learning rate, the
     optimiser update, autocast and memory format); a plugin's stage adds ``train_step``,
-    ``validate`` and ``export``.
+    ``validate`` and ``export``. The optimiser (``lr``, ``beta1``/``beta2``, ``warmup``)
+    and the loss (``l1`` or ``l2``) come from the settings every train command shares;
+    the schedule is the plugin's.
     """
 
     val_columns: tuple[str, ...] = ()
@@ -150,25 +138,24 @@ class StageBase:
         self,
         net: torch.nn.Module,
         *,
+        settings: TrainSettings,
+        device: TrainDevice,
         sampler: PairSampler,
-        device: str,
-        lr: float,
-        betas: tuple[float, float],
         schedule: Callable[[int], float],
-        amp: bool,
-        channels_last: bool,
-        warmup: int = 0,
     ) -> None:
         import torch
 
-        self.device, self.use_amp = device, amp
-        self.memory = torch.channels_last if channels_last else torch.contiguous_format
-        self.net = net.to(device, memory_format=self.memory).train()
+        self.device, self.use_amp = device.name, device.amp
+        self.memory = torch.channels_last if device.channels_last else torch.contiguous_format
+        self.net = net.to(self.device, memory_format=self.memory).train()
         self.sampler = sampler
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=betas)
-        if warmup:
-            schedule = _Warmup(schedule, warmup)
+        self.opt = torch.optim.Adam(
+            self.net.parameters(), lr=settings.lr, betas=(settings.beta1, settings.beta2)
+        )
+        if settings.warmup:
+            schedule = _Warmup(schedule, settings.warmup)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, schedule)
+        self.crit = torch.nn.L1Loss() if settings.loss == "l1" else torch.nn.MSELoss()
 
     def frozen(self, net: torch.nn.Module) -> torch.nn.Module:
         """Move a helper network to the device, in eval mode with gradients off."""

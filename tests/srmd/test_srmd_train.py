@@ -68,18 +68,24 @@ def test_srmd_time_cap_exports(hr: Path, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "train_summary.json").read_text())["stopped"] == "time-cap"
 
 
-def test_degradation_vector_on_device_matches_kernel_map(hr: Path) -> None:
+def test_degradation_vector_on_device_matches_kernel_map(hr: Path, tmp_path: Path) -> None:
+    from bsrbench_srmd._train_settings import SRMDTrainSettings
     from bsrbench_srmd._train_stage import _SRMDStage
+
+    from bsrbench.training import TrainDevice
 
     class _Sampler:
         def state_dict(self) -> dict[str, torch.Tensor]:
             return {}
 
-    o = {"device": "cpu", "lr": 1e-4, "beta1": 0.9, "beta2": 0.999, "milestones": (),
-         "gamma": 0.5, "amp": False, "channels_last": False, "noise_max": 50.0, "loss": "l1",
-         "warmup": 0}
+    ctx = srmd_command().make_context(
+        "srmd", ["--hr", str(hr), "--out", str(tmp_path), "--noise-max", "50"]
+    )
+    settings = SRMDTrainSettings.from_options(ctx.params)
+    device = TrainDevice(name="cpu", amp=False, channels_last=False)
     pca = load_pca()
-    stage = _SRMDStage(SRMD(in_nc=19, nc=8, nb=2), o, _Sampler(), None, pca)
+    stage = _SRMDStage(SRMD(in_nc=19, nc=8, nb=2), settings=settings, device=device,
+                       sampler=_Sampler(), val=None, pca=pca)  # type: ignore[arg-type]
     k21 = torch.stack([gaussian_kernel(1.2), gaussian_kernel(2.0, 0.8, theta=0.7)])
     noise = torch.tensor([0.0, 30.0])
     ours = stage.vector(k21, noise)

@@ -15,24 +15,45 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
+    from bsrbench.training import PairBatch, PairSampler, TrainDevice
+    from bsrbench_ikc._train_settings import IKCTrainSettings
+    from bsrbench_ikc.pca import KernelPCA
+
 
 class _Stage(StageBase):
-    """What the three stages share: the options, the PCA, validation and export."""
+    """What the three stages share: the settings, the PCA, validation and export.
+
+    Args:
+        net: The network this stage trains.
+        settings: The run's settings.
+        device: The resolved device.
+        sampler: Training pairs.
+        val: The fixed validation pairs.
+        pca: The kernel PCA giving the codes (exported beside the weights).
+    """
 
     def __init__(
-        self, net: torch.nn.Module, o: dict[str, Any], sampler: Any, val: Any, pca: Any
+        self,
+        net: torch.nn.Module,
+        *,
+        settings: IKCTrainSettings,
+        device: TrainDevice,
+        sampler: PairSampler,
+        val: PairBatch,
+        pca: KernelPCA,
     ) -> None:
         import torch
 
-        from bsrbench.training import lr_lambda, optimizer_options
+        from bsrbench.training import lr_lambda
 
         schedule = lr_lambda(
-            o["lr_scheme"], period=o["lr_period"], eta_min_ratio=o["eta_min"] / o["lr"]
+            settings.lr_scheme,
+            period=settings.lr_period,
+            eta_min_ratio=settings.eta_min / settings.lr,
         )
-        super().__init__(net, sampler=sampler, schedule=schedule, **optimizer_options(o))
-        self.o, self.val = o, val
+        super().__init__(net, settings=settings, device=device, sampler=sampler, schedule=schedule)
+        self.settings, self.val, self.kernel_pca = settings, val, pca
         self.pca = torch.as_tensor(pca.matrix).to(self.device)
-        self.crit = torch.nn.L1Loss() if o["loss"] == "l1" else torch.nn.MSELoss()
 
     def encode(self, kernels: Tensor) -> Tensor:
         """IKC's code: row-major flattened kernel times P, float32 (``PCAEncoder``)."""
@@ -42,14 +63,14 @@ class _Stage(StageBase):
         from bsrbench.metrics import score
 
         return float(
-            score(sr.float().clamp(0, 1), self.val.hr_u8, scale=self.o["scale"])["psnr"].mean()
+            score(sr.float().clamp(0, 1), self.val.hr_u8, scale=self.settings.scale)["psnr"].mean()
         )
 
     def export(self, out: Path, metadata: dict[str, str]) -> list[Path]:
         from bsrbench_ikc.checkpoints import save_weights
 
-        parts = {self.o["stage"]: self.net, "pca": self.o["pca_obj"]}
-        written = save_weights(out, self.o["scale"], metadata=metadata, **parts)
+        parts = {self.settings.stage: self.net, "pca": self.kernel_pca}
+        written = save_weights(out, self.settings.scale, metadata=metadata, **parts)
         return list(written.values())
 
 
@@ -76,10 +97,8 @@ class _SFTMDStage(_Stage):
 class _PredictorStage(_Stage):
     val_columns = ("val_code_l2",)
 
-    def __init__(
-        self, net: Any, o: dict[str, Any], sampler: Any, val: Any, pca: Any, sftmd: Any
-    ) -> None:
-        super().__init__(net, o, sampler, val, pca)
+    def __init__(self, net: torch.nn.Module, *, sftmd: torch.nn.Module, **common: Any) -> None:
+        super().__init__(net, **common)
         self.sftmd = self.frozen(sftmd)
 
     def train_step(self) -> Tensor:
@@ -113,15 +132,13 @@ class _CorrectorStage(_Stage):
 
     def __init__(
         self,
-        net: Any,
-        o: dict[str, Any],
-        sampler: Any,
-        val: Any,
-        pca: Any,
-        sftmd: Any,
-        predictor: Any,
+        net: torch.nn.Module,
+        *,
+        sftmd: torch.nn.Module,
+        predictor: torch.nn.Module,
+        **common: Any,
     ) -> None:
-        super().__init__(net, o, sampler, val, pca)
+        super().__init__(net, **common)
         self.sftmd = self.frozen(sftmd)
         self.predictor = self.frozen(predictor)
 
@@ -144,7 +161,7 @@ class _CorrectorStage(_Stage):
         true = self.encode(b.kernels)
         est = self._start(b.lr)
         losses = []
-        for _ in range(self.o["corrector_steps"]):
+        for _ in range(self.settings.corrector_steps):
             sr = self._sr(b.lr, est)
             with self.amp():
                 new = self.net(self.cl(sr), est).float()
@@ -166,7 +183,7 @@ class _CorrectorStage(_Stage):
             "val_code_l2_start": float((est - true).norm(dim=1).mean()),
         }
         self.net.eval()
-        for _ in range(self.o["corrector_steps"]):
+        for _ in range(self.settings.corrector_steps):
             with torch.no_grad(), self.amp():
                 est = self.net(self.cl(sr), est).float()
             sr = self._sr(self.val.lr, est)
@@ -187,21 +204,21 @@ class _CorrectorPoolStage(_CorrectorStage):
         from bsrbench_ikc._corrector_pool import CorrectorPool
 
         super().__init__(*args, **kwargs)
-        o = self.o
+        s = self.settings
         self.sampler = CorrectorPool(
             self.sampler,
-            size=o["pool_size"],
-            crop=o["pool_crop"],
-            jitter=o["pool_jitter"],
-            predictor_share=o["pool_predictor_share"],
-            sigma_range=(o["sigma_min"], o["sigma_max"]),
+            size=s.pool_size,
+            crop=s.pool_crop,
+            jitter=s.pool_jitter,
+            predictor_share=s.pool_predictor_share,
+            sigma_range=s.sigma_range,
             encode=self.encode,
             predict=self._start,
             restore=self._sr,
-            seed=o["seed"],
-            refresh_every=o["pool_refresh_every"],
-            refresh_share=o["pool_refresh_share"],
-            max_age=o["corrector_steps"],
+            seed=s.seed,
+            refresh_every=s.pool_refresh_every,
+            refresh_share=s.pool_refresh_share,
+            max_age=s.corrector_steps,
         )
 
     def train_step(self) -> Tensor:

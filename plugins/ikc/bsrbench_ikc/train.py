@@ -24,7 +24,6 @@ test protocol's ``matlab-bicubic``; the official training used ``pil-bicubic``).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -345,11 +344,11 @@ def ikc_command() -> click.Command:
     @common_option("--channels-last")
     @common_option("--warmup")
     @click.pass_context
-    def command(ctx: click.Context, **o: Any) -> None:
+    def command(ctx: click.Context, **options: Any) -> None:
         from bsrbench.training import run_command
-        from bsrbench_ikc._train_run import _train
+        from bsrbench_ikc._train_run import train
+        from bsrbench_ikc._train_settings import IKCTrainSettings
 
-        o["started"] = time.monotonic()
-        run_command(ctx, lambda: _train(ctx, o))
+        run_command(ctx, IKCTrainSettings, train)
 
     return command

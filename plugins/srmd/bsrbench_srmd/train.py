@@ -18,7 +18,6 @@ models and :mod:`bsrbench_srmd.kernel_map` use; KAIR's training file
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -237,11 +236,11 @@ def srmd_command() -> click.Command:
     @common_option("--channels-last")
     @common_option("--warmup")
     @click.pass_context
-    def command(ctx: click.Context, **o: Any) -> None:
+    def command(ctx: click.Context, **options: Any) -> None:
         from bsrbench.training import run_command
-        from bsrbench_srmd._train_stage import _train
+        from bsrbench_srmd._train_settings import SRMDTrainSettings
+        from bsrbench_srmd._train_stage import train
 
-        o["started"] = time.monotonic()
-        run_command(ctx, lambda: _train(ctx, o))
+        run_command(ctx, SRMDTrainSettings, train)
 
     return command
