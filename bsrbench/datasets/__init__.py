@@ -5,21 +5,16 @@ names re-exported here; the modules behind them are private:
 
 * ``_store``: the file format, :class:`TestSet` (checks a file before h5py reads it),
   ``describe`` and ``export_dataset``;
-* ``_build``: ``build_dataset`` and ``resolve_dataset`` (the cache);
+* ``_build``: ``build_dataset`` (generic, generator and released protocols);
+* ``_resolve``: ``resolve_dataset`` (the cache) and ``dataset_settings`` (option checks);
 * ``_generate``: protocols with their own pipeline (:class:`ProtocolGenerator`), draws
   files, the JPEG stage;
 * ``_checks``: range checks the CLI calls before any work (noise, seed, JPEG, cache dir);
-* ``_release``: the public DIV2KRK release folder.
 """
 
 from __future__ import annotations
 
-from bsrbench.datasets._build import (
-    build_dataset,
-    dataset_settings,
-    default_cache_dir,
-    resolve_dataset,
-)
+from bsrbench.datasets._build import build_dataset
 from bsrbench.datasets._checks import check_cache_dir, check_jpeg, check_noise, check_seed
 from bsrbench.datasets._generate import (
     DrawsFile,
@@ -30,6 +25,7 @@ from bsrbench.datasets._generate import (
     load_array,
     read_draws_file,
 )
+from bsrbench.datasets._resolve import dataset_settings, default_cache_dir, resolve_dataset
 from bsrbench.datasets._store import (
     DatasetImage,
     DatasetSettings,
