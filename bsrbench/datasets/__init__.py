@@ -25,7 +25,12 @@ from bsrbench.datasets._generate import (
     load_array,
     read_draws_file,
 )
-from bsrbench.datasets._resolve import dataset_settings, default_cache_dir, resolve_dataset
+from bsrbench.datasets._resolve import (
+    dataset_settings,
+    default_cache_dir,
+    describe_protocols,
+    resolve_dataset,
+)
 from bsrbench.datasets._store import (
     DatasetImage,
     DatasetSettings,
@@ -50,6 +55,7 @@ __all__ = [
     "dataset_settings",
     "default_cache_dir",
     "describe",
+    "describe_protocols",
     "export_dataset",
     "export_draws",
     "jpeg_stage",

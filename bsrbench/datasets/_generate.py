@@ -47,6 +47,7 @@ class ProtocolGenerator(Protocol):
     pipeline: str  # recorded as the dataset's downsampler, e.g. "kernelgan-notebook"
     kernel_size: int  # nominal kernel size (recorded; per-image kernels may differ)
     kernel_params: str  # what sigma1, sigma2, theta mean, for reports and `datasets info`
+    lr_per_hr: int  # LR images made from each HR image (9 for the MANet/DASR grids)
 
     def sample(self, rng: np.random.RandomState, lr_shape: tuple[int, int],
                noise: float) -> list[dict[str, Any]]:

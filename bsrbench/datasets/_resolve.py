@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bsrbench.registry import Registry
     from bsrbench.specs import ProtocolSpec
 
-__all__ = ["dataset_settings", "default_cache_dir", "resolve_dataset"]
+__all__ = ["dataset_settings", "default_cache_dir", "describe_protocols", "resolve_dataset"]
 
 
 def default_cache_dir() -> Path:
@@ -166,3 +166,30 @@ def _release_settings(protocol: ProtocolSpec, hr: str | Path | None, scale: int,
     settings = DatasetSettings(protocol.name, scale, "release", Path(hr).resolve().name,
                                digest.hexdigest(), protocol.kernel_size, 0.0, seed, jpeg)
     return settings, images
+
+
+def describe_protocols(registry: Registry) -> list[dict[str, Any]]:
+    """One row per registered protocol, for ``bsrbench datasets list``.
+
+    Keys: ``name, scales, default_scale, lr_per_hr, kernel_size, pipeline, summary, paper``.
+    ``lr_per_hr`` is known up front for kernel-grid protocols and generators with a fixed
+    grid; ``pipeline`` is ``--downsampler`` for generic protocols, the protocol's own
+    pipeline for generators, ``release`` for released folders. Nothing heavy is imported.
+    """
+    rows = []
+    for name in sorted(registry.protocols):
+        p = registry.protocols[name]
+        if p.reader is not None:
+            pipeline, lr_per_hr, size = "release", 1, p.kernel_size
+        elif p.generator is not None:
+            gen = p.generator(p.default_scale)
+            pipeline, size = gen.pipeline, gen.kernel_size
+            lr_per_hr = gen.lr_per_hr
+        else:
+            pipeline, size = "--downsampler", p.kernel_size
+            lr_per_hr = max(1, len(p.kernels(p.default_scale)))
+        rows.append({"name": name, "scales": ",".join(map(str, p.scales)),
+                     "default_scale": p.default_scale, "lr_per_hr": lr_per_hr,
+                     "kernel_size": size, "pipeline": pipeline, "summary": p.summary,
+                     "paper": p.paper})
+    return rows

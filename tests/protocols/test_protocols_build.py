@@ -154,3 +154,23 @@ def test_export_draws_refuses_a_set_without_draws(registry, crops, tmp_path):
     path = resolve_dataset(registry, "gaussian8", hr=crops, scale=4, cache_dir=tmp_path)
     with pytest.raises(InputError, match="no recorded draws"):
         export_draws(path, tmp_path / "d")
+
+
+def test_describe_protocols_lists_every_protocol_without_torch(registry):
+    import subprocess
+    import sys
+
+    from bsrbench.datasets import describe_protocols
+
+    rows = {r["name"]: r for r in describe_protocols(registry)}
+    assert {"div2krk", "aniso", "manet9", "dasr9", "dipfkp", "div2krk-release",
+            "gaussian8"} <= set(rows)
+    assert rows["manet9"]["lr_per_hr"] == 9 and rows["gaussian8"]["lr_per_hr"] == 8
+    assert rows["div2krk"]["kernel_size"] == 31 and rows["div2krk"]["pipeline"] == \
+        "kernelgan-notebook"
+    assert all(r["summary"] for r in rows.values())
+    code = ("import sys\nfrom bsrbench.registry import load_registry\n"
+            "from bsrbench.datasets import describe_protocols\n"
+            "describe_protocols(load_registry())\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -50,6 +50,7 @@ class AnisoGenerator:
 
     pipeline: str = "matlab-bicubic"
     kernel_params: str = KERNEL_PARAMS
+    lr_per_hr: int = 1
 
     @property
     def kernel_size(self) -> int:

@@ -93,6 +93,7 @@ class Div2krkGenerator:
 
     pipeline: str = "kernelgan-notebook"
     kernel_params: str = KERNEL_PARAMS
+    lr_per_hr: int = 1
 
     @property
     def draw_sf(self) -> int:

@@ -57,6 +57,7 @@ class FkpGenerator:
 
     pipeline: str = "fkp-circular"
     kernel_params: str = KERNEL_PARAMS
+    lr_per_hr: int = 1
 
     @property
     def kernel_size(self) -> int:

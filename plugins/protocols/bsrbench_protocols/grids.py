@@ -61,6 +61,7 @@ class ManetGenerator:
     scale: int = 4
     pipeline: str = "manet-direct"
     kernel_size: int = 21
+    lr_per_hr: int = len(MANET9)
     kernel_params: str = ("sigma1, sigma2: covariance eigenvalues (variances, pixels^2) of "
                           "MANet's grid; theta in radians")
 
@@ -141,6 +142,7 @@ class DasrGenerator:
     scale: int = 4
     pipeline: str = "dasr-bicubic"
     kernel_size: int = 21
+    lr_per_hr: int = len(DASR9)
     kernel_params: str = ("sigma1, sigma2 = lambda_1, lambda_2: standard deviations in "
                           "pixels; theta in radians (DASR gives degrees: theta_deg)")
 
