@@ -53,6 +53,29 @@ def _fmt(value: float, width: int) -> str:
     return f"{value:{width}.4f}" if abs(value) < 2 else f"{value:{width}.2f}"
 
 
+def _published_line(rows: pd.DataFrame, method: str, dataset: str, scale: int) -> str:
+    """The published row for a measured group, marked as quoted, with the difference of
+    the measured final step (never ranked with measured rows); '' when there is none."""
+    from bsrbench.published import match
+
+    ok = rows[(rows["error"] == "") & rows["is_final"]]
+    if ok.empty or "psnr" not in ok:
+        return ""
+    downs = sorted(set(ok["downsampler"].dropna())) if "downsampler" in ok else []
+    noises = sorted(set(ok["noise"].dropna())) if "noise" in ok else [0.0]
+    if len(downs) > 1 or len(noises) > 1:
+        return ""
+    row = match(method, dataset.split("/")[0], dataset, scale,
+                downsampler=downs[0] if downs else None, noise=noises[0] if noises else 0.0)
+    if row is None:
+        return ""
+    measured = ok["psnr"].mean()
+    ssim = f" / {row.ssim:.4f}" if row.ssim is not None else ""
+    return (f"  published (quoted, not measured): {row.psnr:.2f}{ssim} - {row.citation}; "
+            f"metric convention: {row.convention}; measured final step "
+            f"{measured - row.psnr:+.2f} dB against it")
+
+
 def summary_text(frame: pd.DataFrame, invalid: int = 0,
                  notes: Mapping[str, Sequence[str]] | None = None) -> str:
     """The table printed at the end of a run: mean metrics per step, final step marked,
@@ -87,6 +110,9 @@ def summary_text(frame: pd.DataFrame, invalid: int = 0,
             cl = f"{r['code_l2']:8.4f}" if r.get("code_l2") == r.get("code_l2") else f"{'-':>8}"
             lines.append(f"  {int(r['step']):>6}{vals} {kp} {cl} "
                          f"{r['seconds']:7.2f} {int(r['n']):>4}  {mark}")
+        quoted = _published_line(mine, method, dataset, int(scale))
+        if quoted:
+            lines.append(quoted)
         for note in (notes or {}).get(method, ()):
             lines.append(f"  note: {note}")
         if part["step"].nunique() > 1 and "psnr" in metrics:

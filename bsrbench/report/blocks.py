@@ -37,6 +37,7 @@ BADGES = {
     "noise": Badge("noise", "noise known"),  # the true noise level reached the method
     "final": Badge("final", "final"),  # the step an iterative method reports
     "oracle": Badge("oracle", "oracle"),  # a choice made with the ground truth
+    "quoted": Badge("quoted", "quoted, not measured"),  # a number from a paper
 }
 
 

@@ -142,11 +142,70 @@ def headline_table(frame: pd.DataFrame, metrics: Sequence[MetricInfo]) -> Table 
                 cells.append(Cell(parts, "num", title=f"mean over {n} LR images", star=star))
         return cells
 
-    body = _grouped(rows, make, 1 + sum(len(s) for _, s in cols))
+    width = 1 + sum(len(s) for _, s in cols)
+    body = _grouped(rows, make, width)
+    quoted, cites = _published_rows(fin, rows, cols, means, metrics, width)
     cap = (f"Final step, mean over LR images; {_directions(metrics)}; {_bold_note(metrics)}")
     if partial:
         cap += " * the mean leaves out LR images that failed or were not run."
-    return Table((head1, head2), body, "headline", cap)
+    if cites:
+        cap += (" Quoted rows are published numbers, not measured here and never ranked; Δ is "
+                "the measured final-step PSNR minus the published one. Sources: "
+                + " | ".join(f"[{i + 1}] {c}" for i, c in enumerate(cites)))
+    return Table((head1, head2), body + quoted, "headline", cap)
+
+
+def _published_rows(fin: pd.DataFrame, rows: Sequence[RowKey],
+                    cols: Sequence[tuple[str, list[int]]], means: Any,
+                    metrics: Sequence[MetricInfo], width: int
+                    ) -> tuple[tuple[Row, ...], list[str]]:
+    """For each blind measured row with a published counterpart (same method, protocol,
+    test set, scale, downsampler and noise: :func:`bsrbench.published.match`), a row of the
+    quoted numbers under their own heading, with the measured difference; and the
+    citations, numbered as the rows refer to them."""
+    from bsrbench.published import match
+
+    cites: list[str] = []
+    out: list[Row] = []
+    for key in rows:
+        if key.bound:
+            continue
+        cells: list[Cell] = [Cell((Part(f"{key.label} (published)"),), "name",
+                                  badges=(BADGES["quoted"],))]
+        found = False
+        for s, scales in cols:
+            for sc in scales:
+                mine = fin[(fin["label"] == key.label) & (fin["set"] == s)
+                           & (fin["scale"] == sc)]
+                row = None
+                if not mine.empty and mine["dataset"].nunique() == 1 \
+                        and mine["downsampler"].nunique() == 1 and mine["noise"].nunique() == 1:
+                    dataset = str(mine["dataset"].iloc[0])
+                    row = match(str(mine["method"].iloc[0]), dataset.split("/")[0], dataset,
+                                int(sc), downsampler=str(mine["downsampler"].iloc[0]),
+                                noise=float(mine["noise"].iloc[0]))
+                if row is None:
+                    cells.append(cell("–", "num"))
+                    continue
+                found = True
+                cite = row.citation
+                if cite not in cites:
+                    cites.append(cite)
+                parts = []
+                for m in metrics:
+                    value = {"psnr": row.psnr, "ssim": row.ssim}.get(m.name)
+                    parts.append(Part("–" if value is None else fmt(value, m.decimals)))
+                measured = means.loc[(key.label, s, sc)]
+                if "psnr" in measured:
+                    parts.append(Part(f"Δ {measured['psnr'] - row.psnr:+.2f} dB"))
+                parts.append(Part(f"[{cites.index(cite) + 1}]"))
+                cells.append(Cell(tuple(parts), "num", title=cite))
+        if found:
+            out.append(Row(tuple(cells), "quoted"))
+    if out:
+        out.insert(0, Row((cell("quoted from papers — not measured, not ranked",
+                                colspan=width),), "group"))
+    return tuple(out), cites
 
 
 def _is_gaussian8(frame: pd.DataFrame, set_name: str) -> bool:
