@@ -191,7 +191,7 @@ def build_dataset(
         kernel_params = ISOTROPIC if protocol.kernels(settings.scale) else "no blur"
     out = Path(out)
     check_cache_dir(out.parent)
-    tmp = out.with_name(out.name + ".partial")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.partial")  # one per concurrent build
     try:
         _write(h5py, tmp, settings, parts, kernel_params, __version__, progress)
         seal(tmp)
