@@ -113,3 +113,20 @@ def test_kernelgan_estimators_yield_steps(registry, name: str, batch: int) -> No
         assert float(s.kernel.min()) >= 0
     if batch > 1:
         assert torch.equal(steps[-1].kernel[0], steps[-1].kernel[1])  # same image, same seed
+
+
+def test_kernelgan_crops_handle_small_and_flat_images() -> None:
+    """Upstream crashes on LR smaller than a 64 px crop + 10 px borders and on flat images
+    (NaN probabilities); bsrbench edge-pads and falls back to uniform crop centres."""
+    from bsrbench_fkp.crops import CropSampler, fit, gradient_map, shave
+
+    small = np.random.default_rng(0).random((12, 17, 3))
+    padded = fit(small, 64)
+    assert padded.shape == (86, 86, 3) and np.array_equal(padded[:12, :17], small)
+    big = np.zeros((100, 90, 3))
+    assert fit(big, 64) is big
+    flat = shave(fit(np.full((20, 20, 3), 0.5), 64))
+    assert np.array_equal(gradient_map(flat), np.ones(flat.shape[:2]))
+    sampler = CropSampler(flat, 64, 27, 10, np.random.RandomState(0))
+    assert sampler.crop(3, True).shape == (64, 64, 3)
+    assert sampler.crop(3, False).shape == (27, 27, 3)

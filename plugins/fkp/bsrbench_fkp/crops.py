@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.signal import convolve2d
 
-__all__ = ["CropSampler", "gradient_map", "probability_map", "shave"]
+__all__ = ["CropSampler", "fit", "gradient_map", "probability_map", "shave"]
 
 
 def _pad_edges(im: np.ndarray, edge: int) -> np.ndarray:
@@ -44,9 +44,16 @@ def gradient_map(im: np.ndarray, window: int = 5, percent: float = 0.97) -> np.n
     gx, gy, gmag = _pad_edges(gx, window), _pad_edges(gy, window), _pad_edges(gmag, window)
     lm_x, lm_y = _clip_extreme(gx, percent), _clip_extreme(gy, percent)
     _clip_extreme(gmag, percent)  # computed but unused upstream (the raw gmag is summed)
-    comb = lm_x / lm_x.sum() + lm_y / lm_y.sum() + gmag / gmag.sum()
+    comb = _normalised(lm_x) + _normalised(lm_y) + _normalised(gmag)
     loss = convolve2d(comb, np.ones((window, window)), "same") / window ** 2
-    return loss / np.mean(loss)
+    mean = np.mean(loss)
+    # a flat image (upstream: NaN and a crash) gets a flat map, i.e. uniform crops
+    return loss / mean if mean > 0 else np.ones_like(loss)
+
+
+def _normalised(m: np.ndarray) -> np.ndarray:
+    total = m.sum()
+    return m / total if total > 0 else np.zeros_like(m)
 
 
 def probability_map(loss_map: np.ndarray, crop: int) -> np.ndarray:
@@ -57,6 +64,17 @@ def probability_map(loss_map: np.ndarray, crop: int) -> np.ndarray:
     total = prob.sum()
     flat = prob.flatten()
     return flat / total if total != 0 else np.ones_like(flat) / flat.shape[0]
+
+
+def fit(im: np.ndarray, crop: int, border: int = 10) -> np.ndarray:
+    """Edge-pad an (H, W, 3) image at the bottom/right so that a ``crop`` crop fits after
+    shaving ``border`` px per side (upstream fails on such small images; images large
+    enough are returned unchanged)."""
+    need = crop + 2 + 2 * border
+    h, w = im.shape[:2]
+    if h >= need and w >= need:
+        return im
+    return np.pad(im, ((0, max(need - h, 0)), (0, max(need - w, 0)), (0, 0)), mode="edge")
 
 
 def shave(im: np.ndarray, sf: int = 2, border: int = 10) -> np.ndarray:

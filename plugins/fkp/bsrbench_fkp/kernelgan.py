@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from bsrbench.errors import InputError
 from bsrbench.interfaces import KernelEstimate, LRBatch
 from bsrbench.specs import BuildContext
-from bsrbench_fkp.crops import CropSampler, shave
+from bsrbench_fkp.crops import CropSampler, fit, shave
 from bsrbench_fkp.kernel_ops import analytic_kernel, kernel_shift
 from bsrbench_fkp.zeroshot import ZeroShotOptions, lockstep, per_image, require_grad
 
@@ -170,10 +170,8 @@ class KernelGANRun:
     def __init__(self, lr: Tensor, seed: int = 0, iterations: int = ITERATIONS,
                  border: int = 10, state: dict | None = None) -> None:
         device = lr.device
-        image = shave(lr[0].detach().double().cpu().numpy().transpose(1, 2, 0), 2, border)
-        if min(image.shape[:2]) < G_SIZE + 2:
-            raise InputError(f"kernelgan needs LR images of at least {G_SIZE + 2 + 2 * border}"
-                             f" px per side, got {lr.shape[-2]}x{lr.shape[-1]}")
+        image = lr[0].detach().double().cpu().numpy().transpose(1, 2, 0)
+        image = shave(fit(image, G_SIZE, border), 2, border)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.G = Generator()

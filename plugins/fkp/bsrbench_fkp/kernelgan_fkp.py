@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from bsrbench.errors import InputError
 from bsrbench.interfaces import KernelEstimate, LRBatch
 from bsrbench.specs import BuildContext
-from bsrbench_fkp.crops import CropSampler, shave
+from bsrbench_fkp.crops import CropSampler, fit, shave
 from bsrbench_fkp.flow import KernelPrior, load_prior
 from bsrbench_fkp.kernel_ops import analytic_kernel, kernel_shift
 from bsrbench_fkp.zeroshot import ZeroShotOptions, lockstep, per_image, require_grad
@@ -106,7 +106,7 @@ class KernelGANFKPRun:
         self.prior = prior
         device = lr.device
         image = lr[0].detach().double().cpu().numpy().transpose(1, 2, 0)
-        image = shave(image, 2, border)
+        image = shave(fit(image, G_SIZE, border), 2, border)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             KernelPrior(5, K * K, 15, 1)  # upstream builds its prior here (random init)
@@ -117,10 +117,6 @@ class KernelGANFKPRun:
             self.D.apply(_init_d)
             self.gen = torch.Generator()
             self.gen.set_state(torch.get_rng_state())
-        if min(image.shape[:2]) < G_SIZE + 2:
-            raise InputError(f"kernelgan-fkp needs LR images of at least {G_SIZE + 2 + 2 * border}"
-                             f" px per side (64 px crops after a {border} px border), got "
-                             f"{lr.shape[-2]}x{lr.shape[-1]}")
         if state is not None:
             self.D.load_state_dict(state["D"])
             code = state["kernel_code"]
