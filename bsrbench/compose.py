@@ -108,6 +108,9 @@ class MethodPlan:
             if spec is None or given is not None or spec.weights_available is None:
                 continue
             if not spec.weights_available(scale):
+                hint = spec.weights_hint(scale) if spec.weights_hint is not None else ""
+                if hint:
+                    raise InputError(hint)
                 have = [s for s in spec.scales if spec.weights_available(s)]
                 bundled = f"bundled: x{', x'.join(map(str, have))}" if have else "none bundled"
                 raise InputError(

@@ -131,6 +131,9 @@ class MethodSpec(_Entry):
     # one line shown beside every result made with the bundled weights: what they are and
     # how far from the paper (e.g. a short CPU training budget); "" for release weights
     bundled_note: str = ""
+    # weights_hint(scale) -> one line saying which file the part needs and where its
+    # authors publish it (shown when no bundled or cached weights exist); None: generic
+    weights_hint: Callable[[int], str] | None = field(default=None, repr=False)
     iterative: bool = False  # True when runs yield several steps (reports plot them)
     # True for methods that optimise per image (autograd): the runner runs them with grad
     # enabled instead of under inference_mode. Plugins never toggle grad modes themselves.
@@ -157,6 +160,9 @@ class ModelSpec(_Entry):
     # one line shown beside every result made with the bundled weights: what they are and
     # how far from the paper (e.g. a short CPU training budget); "" for release weights
     bundled_note: str = ""
+    # weights_hint(scale) -> one line saying which file the part needs and where its
+    # authors publish it (shown when no bundled or cached weights exist); None: generic
+    weights_hint: Callable[[int], str] | None = field(default=None, repr=False)
     # True when restore() reads the known noise level (noise-aware models such as srmd):
     # the true level then reaches the model and its rows get noise_known.
     uses_noise_level: bool = False
@@ -179,6 +185,9 @@ class EstimatorSpec(_Entry):
     # one line shown beside every result made with the bundled weights: what they are and
     # how far from the paper (e.g. a short CPU training budget); "" for release weights
     bundled_note: str = ""
+    # weights_hint(scale) -> one line saying which file the part needs and where its
+    # authors publish it (shown when no bundled or cached weights exist); None: generic
+    weights_hint: Callable[[int], str] | None = field(default=None, repr=False)
     iterative: bool = False
     needs_grad: bool = False  # per-image optimisation (zero-shot): run with grad enabled
     uses_noise_level: bool = False  # reads LRBatch.noise (the true level): rows noise_known

@@ -38,6 +38,21 @@ def _available(version: int) -> Any:
     return available
 
 
+def _hint(version: int) -> Any:
+    def hint(scale: int) -> str:
+        """The checkpoint a scale needs and where upstream publishes it (torch-free)."""
+        from bsrbench.errors import WeightsError
+        from bsrbench_dan.configs import find_checkpoint, official
+
+        try:
+            find_checkpoint(None, official(version, scale, 1))
+        except WeightsError as exc:
+            return str(exc)
+        return ""
+
+    return hint
+
+
 def _factory(name: str, version: int) -> Any:
     def build(ctx: Any) -> Any:
         from bsrbench_dan import method
@@ -55,7 +70,8 @@ def bsrbench_methods() -> list[MethodSpec]:
         summary=(f"DANv{v}: Restorer and Estimator alternate ({'code' if v == 1 else 'kernel'} "
                  "estimate), one step per iteration; needs the released checkpoint"),
         paper=PAPERS[v], license=LICENSE, scales=SCALES, factory=_factory("build_method", v),
-        options=(SETTING, LOOP), weights_available=_available(v), iterative=True,
+        options=(SETTING, LOOP), weights_available=_available(v), weights_hint=_hint(v),
+        iterative=True,
     ) for v in (1, 2)]
 
 
@@ -67,7 +83,7 @@ def bsrbench_estimators() -> list[EstimatorSpec]:
                  "Restorer, so both run); one 21x21 estimate per iteration"),
         paper=PAPERS[v], license=LICENSE, scales=SCALES,
         factory=_factory("build_estimator", v), kernel_size=21, options=(LOOP,),
-        weights_available=_available(v), iterative=True,
+        weights_available=_available(v), weights_hint=_hint(v), iterative=True,
     ) for v in (1, 2)]
 
 

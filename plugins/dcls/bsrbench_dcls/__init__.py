@@ -30,6 +30,18 @@ def _available(scale: int) -> bool:
     return weights_available(scale)
 
 
+def _hint(scale: int) -> str:
+    """The checkpoint a scale needs and where upstream publishes it (torch-free)."""
+    from bsrbench.errors import WeightsError
+    from bsrbench_dcls.configs import find_checkpoint, official
+
+    try:
+        find_checkpoint(None, official(scale, 1))
+    except WeightsError as exc:
+        return str(exc)
+    return ""
+
+
 def _factory(name: str) -> Any:
     def build(ctx: Any) -> Any:
         from bsrbench_dcls import method
@@ -47,7 +59,7 @@ def bsrbench_methods() -> list[MethodSpec]:
         summary="DCLS: estimated kernel, deep constrained least-squares deconvolution of "
                 "features, SR; needs the released checkpoint",
         paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_method"),
-        options=(SETTING,), weights_available=_available,
+        options=(SETTING,), weights_available=_available, weights_hint=_hint,
     )]
 
 
@@ -58,7 +70,7 @@ def bsrbench_estimators() -> list[EstimatorSpec]:
         summary="DCLS's Estimator alone (setting 1): a 21x21 kernel from the LR image, "
                 "negative entries clipped",
         paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_estimator"),
-        kernel_size=21, weights_available=_available,
+        kernel_size=21, weights_available=_available, weights_hint=_hint,
     )]
 
 
