@@ -11,7 +11,9 @@ import os
 import shlex
 import signal
 from pathlib import Path
+from types import MappingProxyType
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -297,17 +299,17 @@ def test_run_training_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- settings
 
 
+def _command() -> click.Command:
+    return click.Command("fake", params=[click.Option(["--lr"], default=1e-4),
+                                         click.Option(["--width"], default=3)])
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _Settings(TrainSettings):
+    command = staticmethod(_command)
+    sigma_ranges = MappingProxyType({2: (0.5, 2.0)})
+
     width: int  # a plugin's own option
-
-    @classmethod
-    def default_sigma_range(cls, scale: int) -> tuple[float, float]:
-        return (0.5, float(scale))
-
-    @classmethod
-    def option_defaults(cls) -> dict[str, object]:
-        return {"lr": 1e-4, "width": 3}
 
 
 def _options(**kw: object) -> dict[str, object]:
@@ -371,7 +373,6 @@ def test_recorded_commands_still_build_their_settings(
 ) -> None:
     """The commands that made the bundled weights still parse into settings (and a summary's
     recorded identity is what these settings give), with every path they name made here."""
-    import click
     from bsrbench_ikc._train_settings import IKCTrainSettings
     from bsrbench_ikc.train import ikc_command
     from bsrbench_srmd._train_settings import SRMDTrainSettings

@@ -70,12 +70,23 @@ def run_command(
         ctx.exit(130)
 
 
-def common_option(flag: str) -> Callable[[Any], Any]:
-    """A click option that every ``bsrbench train`` command shares, with the same meaning,
-    default and help: ``--hr``, ``--out``, ``--max-minutes``, ``--val-dir``,
-    ``--val-count``, ``--device``, ``--amp``, ``--channels-last`` and ``--warmup``.
+def common_option(flag: str, **attrs: Any) -> Callable[[Any], Any]:
+    """A click option that the ``bsrbench train`` commands share: one declaration, type and
+    (where they agree) default here, so the same flag means the same thing in every command.
+
+    ``--hr``, ``--out``, ``--max-minutes``, ``--val-dir``, ``--val-count``, ``--device``,
+    ``--amp``, ``--channels-last`` and ``--warmup`` come with their help; the others
+    (``--scale``, ``--steps``, ``--batch-size``, ``--lr``, ``--beta1``, ``--beta2``,
+    ``--loss``, ``--kernel-size``, ``--sigma-min``, ``--sigma-max``, ``--rate-iso``,
+    ``--downsampler``, ``--augment``, ``--log-every``, ``--val-every``, ``--save-every``,
+    ``--seed``) take theirs from the command, which names the recipe each value comes from.
+    ``attrs`` override or add click attributes (the command's ``default``, ``help``, a
+    stricter ``type``); a default other than None is shown in ``--help``.
     """
     import click
+
+    def positive() -> click.IntRange:
+        return click.IntRange(min=1)
 
     specs: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "--hr": (("--hr",), dict(
@@ -92,28 +103,57 @@ def common_option(flag: str) -> Callable[[Any], Any]:
             type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
             help="Validation HR images; default: hold out the last --val-count images of --hr.")),
         "--val-count": (("--val-count",), dict(
-            type=click.IntRange(min=1), default=8, show_default=True,
+            type=positive(), default=8,
             help="Fixed validation pairs (centre crops, sigma evenly over the range).")),
-        "--device": (("--device",), dict(
-            default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")),
+        "--device": (("--device",), dict(default="auto", help="auto, cpu, cuda, cuda:N or mps.")),
         "--amp": (("--amp/--no-amp",), dict(
             default=None, help="bf16 autocast; default on for CUDA only.")),
         "--channels-last": (("--channels-last/--no-channels-last",), dict(
             default=None, help="channels_last memory format; default on for CUDA only.")),
         "--warmup": (("--warmup",), dict(
-            type=click.IntRange(min=0), default=0, show_default=True,
+            type=click.IntRange(min=0), default=0,
             help="Linear learning-rate warm-up over the first N steps (0: none, as the "
             "official configs). Use a few hundred when fine-tuning from existing weights: "
             "a fresh Adam's first steps move every weight by about the full learning rate.")),
+        # help (and some defaults) from the command
+        "--scale": (("--scale",), dict(
+            type=click.Choice(["2", "3", "4"]), default="4", callback=lambda c, p, v: int(v))),
+        "--steps": (("--steps",), dict(type=positive(), default=None)),
+        "--batch-size": (("--batch-size",), dict(type=positive(), default=None)),
+        "--lr": (("--lr",), dict(type=click.FloatRange(min=0, min_open=True), default=1e-4)),
+        "--beta1": (("--beta1",), dict(type=float, default=0.9)),
+        "--beta2": (("--beta2",), dict(type=float, default=None)),
+        "--loss": (("--loss",), dict(type=click.Choice(["l1", "l2"]), default=None)),
+        "--kernel-size": (("--kernel-size",), dict(default=21)),
+        "--sigma-min": (("--sigma-min",), dict(type=float, default=None)),
+        "--sigma-max": (("--sigma-max",), dict(type=float, default=None)),
+        "--rate-iso": (("--rate-iso",), dict(type=click.FloatRange(0, 1), default=1.0)),
+        "--downsampler": (("--downsampler",), dict(
+            type=click.Choice(["matlab-bicubic", "pil-bicubic", "direct"]),
+            default="matlab-bicubic")),
+        "--augment": (("--augment/--no-augment",), dict(default=True)),
+        "--log-every": (("--log-every",), dict(type=positive(), default=None)),
+        "--val-every": (("--val-every",), dict(type=positive(), default=None)),
+        "--save-every": (("--save-every",), dict(type=positive(), default=None)),
+        "--seed": (("--seed",), dict(type=int, default=0)),
     }
-    decls, attrs = specs[flag]
-    return click.option(*decls, **attrs)
+    decls, shared = specs[flag]
+    merged = {**shared, **attrs}
+    if merged.get("default") is not None:
+        merged.setdefault("show_default", True)
+    return click.option(*decls, **merged)
 
 
-def option_defaults(command: Any) -> dict[str, Any]:
-    """A click command's option defaults by parameter name (for
-    :meth:`TrainSettings.option_defaults`)."""
-    return {p.name: p.default for p in command.params}
+def common_options(*flags: str) -> Callable[[Any], Any]:
+    """Several :func:`common_option` s with their shared attributes, in the order given
+    (as the same decorators stacked one per line)."""
+
+    def decorate(f: Any) -> Any:
+        for flag in reversed(flags):
+            f = common_option(flag)(f)
+        return f
+
+    return decorate
 
 
 def training_pairs(

@@ -14,10 +14,12 @@ This module imports neither torch nor click: building settings is plain Python.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Self
+from types import MappingProxyType
+from typing import Any, ClassVar, Self
 
 from bsrbench.errors import InputError
 
@@ -28,7 +30,11 @@ class TrainSettings:
 
     Field names are the click options' parameter names, so :meth:`from_options` maps one
     to the other and a resumed run's identity keeps the keys older checkpoints recorded.
+    A subclass names its command and its kernel widths in the two class variables.
     """
+
+    command: ClassVar[Callable[[], Any]]  # builds the click command the options come from
+    sigma_ranges: ClassVar[Mapping[int, tuple[float, float]]]  # default widths per scale
 
     hr: Path  # folder of HR training images (--hr)
     out: Path  # run folder: checkpoint, log, weights, summary (--out)
@@ -110,12 +116,12 @@ class TrainSettings:
     @classmethod
     def default_sigma_range(cls, scale: int) -> tuple[float, float]:
         """The kernel widths trained on at ``scale`` when the options do not say."""
-        raise NotImplementedError(f"{cls.__name__} does not define its kernel widths")
+        return cls.sigma_ranges[scale]
 
     @classmethod
     def option_defaults(cls) -> Mapping[str, Any]:
         """The command's option defaults, which :meth:`changed` compares against."""
-        raise NotImplementedError(f"{cls.__name__} does not name its command")
+        return _option_defaults(cls.command)
 
     # ------------------------------------------------------------------ derived
 
@@ -148,6 +154,12 @@ class TrainSettings:
         if self.sigma_range == tuple(self.default_sigma_range(self.scale)):
             return {}
         return {"sigma_range": [self.sigma_min, self.sigma_max]}
+
+
+@functools.cache
+def _option_defaults(command: Callable[[], Any]) -> Mapping[str, Any]:
+    """A click command's option defaults by parameter name (built once per command)."""
+    return MappingProxyType({p.name: p.default for p in command().params})
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bsrbench.errors import InputError
 from bsrbench.training.settings import TrainSettings
-from bsrbench_ikc.train import STAGE_DEFAULTS
+from bsrbench_ikc.train import STAGE_DEFAULTS, ikc_command
 
 __all__ = ["IKCTrainSettings"]
 
@@ -53,14 +51,6 @@ _IDENTITY_IF_CHANGED = (
 )
 
 
-@functools.cache
-def _option_defaults() -> Mapping[str, Any]:
-    from bsrbench.training.command import option_defaults
-    from bsrbench_ikc.train import ikc_command
-
-    return option_defaults(ikc_command())
-
-
 @dataclass(frozen=True, kw_only=True)
 class IKCTrainSettings(TrainSettings):
     """``bsrbench train ikc``: the shared settings plus IKC's stage, networks and pool.
@@ -69,6 +59,8 @@ class IKCTrainSettings(TrainSettings):
     ``val_every``, ``save_every``) are filled in from :data:`~bsrbench_ikc.train.STAGE_DEFAULTS`
     where the options leave them unset.
     """
+
+    command = staticmethod(ikc_command)
 
     stage: str  # "sftmd", "predictor" or "corrector"
     sftmd: Path | None  # frozen SFTMD weights (predictor and corrector stages)
@@ -122,14 +114,11 @@ class IKCTrainSettings(TrainSettings):
 
     @classmethod
     def default_sigma_range(cls, scale: int) -> tuple[float, float]:
-        """IKC's per-scale widths (:data:`bsrbench_ikc.pca.SIGMA_RANGE`)."""
+        """IKC's per-scale widths (:data:`bsrbench_ikc.pca.SIGMA_RANGE`; read when needed,
+        as that module imports torch)."""
         from bsrbench_ikc.pca import SIGMA_RANGE
 
         return SIGMA_RANGE[scale]
-
-    @classmethod
-    def option_defaults(cls) -> Mapping[str, Any]:
-        return _option_defaults()
 
     # ------------------------------------------------------------------ derived
 

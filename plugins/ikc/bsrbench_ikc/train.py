@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from bsrbench.training.command import common_option
+from bsrbench.training.command import common_option, common_options
 
 __all__ = ["STAGE_DEFAULTS", "ikc_command"]
 
@@ -94,14 +94,7 @@ def ikc_command() -> click.Command:
         help="sftmd first, then predictor, then corrector.",
     )
     @common_option("--hr")
-    @click.option(
-        "--scale",
-        type=click.Choice(["2", "3", "4"]),
-        default="4",
-        show_default=True,
-        callback=lambda c, p, v: int(v),
-        help="SR factor (scale: 4 in the official configs).",
-    )
+    @common_option("--scale", help="SR factor (scale: 4 in the official configs).")
     @common_option("--out")
     @click.option(
         "--sftmd",
@@ -123,20 +116,12 @@ def ikc_command() -> click.Command:
         "(same recipe over this scale's sigma range) or a file. Default: official for sftmd; later "
         "stages use the pca_x{s}.safetensors beside --sftmd.",
     )
-    @click.option(
+    @common_option(
         "--steps",
-        type=click.IntRange(min=1),
-        default=None,
         help=f"Total steps (batches). Default niter {per_stage}: 500000 / 5000 / 5000.",
     )
     @common_option("--max-minutes")
-    @click.option(
-        "--batch-size",
-        type=click.IntRange(min=1),
-        default=32,
-        show_default=True,
-        help="batch_size of all three train_*.yml.",
-    )
+    @common_option("--batch-size", default=32, help="batch_size of all three train_*.yml.")
     @click.option(
         "--lr-size",
         type=click.IntRange(min=8),
@@ -145,19 +130,9 @@ def ikc_command() -> click.Command:
         help="LR patch side (LR_size in train_*.yml; the HR crop is "
         "lr-size x scale, GT_size 256 at x4).",
     )
-    @click.option(
-        "--lr",
-        type=click.FloatRange(min=0, min_open=True),
-        default=1e-4,
-        show_default=True,
-        help="Adam learning rate (lr_G in train_*.yml).",
-    )
-    @click.option(
-        "--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (train_*.yml)."
-    )
-    @click.option(
-        "--beta2", type=float, default=0.99, show_default=True, help="Adam beta2 (train_*.yml)."
-    )
+    @common_option("--lr", help="Adam learning rate (lr_G in train_*.yml).")
+    @common_option("--beta1", help="Adam beta1 (train_*.yml).")
+    @common_option("--beta2", default=0.99, help="Adam beta2 (train_*.yml).")
     @click.option(
         "--lr-scheme",
         type=click.Choice(["constant", "cosine-restart"]),
@@ -180,10 +155,8 @@ def ikc_command() -> click.Command:
         show_default=True,
         help="Cosine floor (eta_min, train_SFTMD.yml).",
     )
-    @click.option(
+    @common_option(
         "--loss",
-        type=click.Choice(["l1", "l2"]),
-        default=None,
         help="Default: l1 for sftmd, l2 (MSE on codes) for predictor/corrector (pixel_criterion).",
     )
     @click.option(
@@ -266,72 +239,46 @@ def ikc_command() -> click.Command:
         show_default=True,
         help="SFTMD residual blocks (network_G nb).",
     )
-    @click.option(
+    @common_option(
         "--kernel-size",
         type=click.IntRange(min=3),
-        default=21,
-        show_default=True,
         help="Blur kernel side (kernel_size in train_*.yml).",
     )
-    @click.option(
-        "--sigma-min",
-        type=float,
-        default=None,
-        help="Smallest kernel width (sig_min 0.2 in train_SFTMD.yml).",
-    )
-    @click.option(
+    @common_option("--sigma-min", help="Smallest kernel width (sig_min 0.2 in train_SFTMD.yml).")
+    @common_option(
         "--sigma-max",
-        type=float,
-        default=None,
         help="Largest kernel width: 4.0 at x4 (sig_max, train_SFTMD.yml); 2.0 / 3.0 at x2 / x3 "
         "(IKC paper, Sec. 4.1).",
     )
-    @click.option(
+    @common_option(
         "--rate-iso",
-        type=click.FloatRange(0, 1),
-        default=1.0,
-        show_default=True,
         help="Share of isotropic kernels (rate_iso=1.0 in train_SFTMD.py "
         "/ train_IKC.py); the rest are "
         "IKC's anisotropic kernels.",
     )
-    @click.option(
+    @common_option(
         "--downsampler",
-        type=click.Choice(["matlab-bicubic", "pil-bicubic", "direct"]),
-        default="matlab-bicubic",
-        show_default=True,
         help="How LR is made from the blurred HR; default the benchmark's test protocol "
         "(the official training used pil-bicubic).",
     )
-    @click.option(
-        "--augment/--no-augment",
-        default=True,
-        show_default=True,
+    @common_option(
+        "--augment",
         help="Random flips and transposes (use_flip/use_rot in train_*.yml).",
     )
-    @common_option("--val-dir")
-    @common_option("--val-count")
-    @click.option(
+    @common_options("--val-dir", "--val-count")
+    @common_option(
         "--log-every",
-        type=click.IntRange(min=1),
-        default=None,
         help=f"Steps per log line and CSV row (print_freq {per_stage}: 100 / 10 / 10).",
     )
-    @click.option(
+    @common_option(
         "--val-every",
-        type=click.IntRange(min=1),
-        default=None,
         help=f"Steps per validation (val_freq {per_stage}: 5000 / 500 / 5000).",
     )
-    @click.option(
+    @common_option(
         "--save-every",
-        type=click.IntRange(min=1),
-        default=None,
         help=f"Steps per checkpoint (save_checkpoint_freq {per_stage}: 50000 / 500 / 100).",
     )
-    @click.option(
-        "--seed", type=int, default=0, show_default=True, help="Random seed (manual_seed: 0)."
-    )
+    @common_option("--seed", help="Random seed (manual_seed: 0).")
     @click.option(
         "--init",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -339,10 +286,7 @@ def ikc_command() -> click.Command:
         help="Start from these weights of the trained network (fine-tuning); default: "
         "PyTorch's initialisation, as the official code.",
     )
-    @common_option("--device")
-    @common_option("--amp")
-    @common_option("--channels-last")
-    @common_option("--warmup")
+    @common_options("--device", "--amp", "--channels-last", "--warmup")
     @click.pass_context
     def command(ctx: click.Context, **options: Any) -> None:
         from bsrbench.training import run_command

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bsrbench.errors import InputError
 from bsrbench.training.settings import TrainSettings
-from bsrbench_srmd.train import MILESTONES, SIGMA_RANGE
+from bsrbench_srmd.train import MILESTONES, SIGMA_RANGE, srmd_command
 
 __all__ = ["SRMDTrainSettings"]
 
@@ -44,14 +42,6 @@ _IDENTITY_IF_CHANGED = (
 )
 
 
-@functools.cache
-def _option_defaults() -> Mapping[str, Any]:
-    from bsrbench.training.command import option_defaults
-    from bsrbench_srmd.train import srmd_command
-
-    return option_defaults(srmd_command())
-
-
 def _milestones(text: str) -> tuple[int, ...]:
     """``--milestones`` as step numbers (commas; blanks ignored)."""
     try:
@@ -70,6 +60,9 @@ class SRMDTrainSettings(TrainSettings):
     ``--noise-max 0`` trains the noise-free ``srmdnf``, above 0 the noise-aware ``srmd``
     (:attr:`variant`).
     """
+
+    command = staticmethod(srmd_command)
+    sigma_ranges = SIGMA_RANGE  # SRMD / IKC paper Sec. 4.1
 
     noise_max: float  # highest training noise level (0..255); 0: the noise-free srmdnf
     noise_min: float  # lowest training noise level
@@ -110,15 +103,6 @@ class SRMDTrainSettings(TrainSettings):
         if self.noise_max < self.noise_min:
             raise InputError(f"--noise-max {self.noise_max} is below --noise-min {self.noise_min}")
         super().check()
-
-    @classmethod
-    def default_sigma_range(cls, scale: int) -> tuple[float, float]:
-        """SRMD's per-scale widths (:data:`bsrbench_srmd.train.SIGMA_RANGE`)."""
-        return SIGMA_RANGE[scale]
-
-    @classmethod
-    def option_defaults(cls) -> Mapping[str, Any]:
-        return _option_defaults()
 
     # ------------------------------------------------------------------ derived
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from bsrbench.training.command import common_option
+from bsrbench.training.command import common_option, common_options
 
 __all__ = ["SIGMA_RANGE", "srmd_command"]
 
@@ -46,14 +46,7 @@ def srmd_command() -> click.Command:
         "noise-aware srmd. Rerun the same command to resume from --out/checkpoint.pt.",
     )
     @common_option("--hr")
-    @click.option(
-        "--scale",
-        type=click.Choice(["2", "3", "4"]),
-        default="4",
-        show_default=True,
-        callback=lambda c, p, v: int(v),
-        help=f"SR factor (scale: 4 in {kair}).",
-    )
+    @common_option("--scale", help=f"SR factor (scale: 4 in {kair}).")
     @common_option("--out")
     @click.option(
         "--noise-max",
@@ -78,21 +71,13 @@ def srmd_command() -> click.Command:
         show_default=True,
         help="Share of noise-free items in noise-aware training (data/dataset_srmd.py of KAIR).",
     )
-    @click.option(
+    @common_option(
         "--steps",
-        type=click.IntRange(min=1),
         default=2_000_000,
-        show_default=True,
         help=f"Total steps; KAIR runs until stopped, its last LR milestone is 2M ({kair}).",
     )
     @common_option("--max-minutes")
-    @click.option(
-        "--batch-size",
-        type=click.IntRange(min=1),
-        default=64,
-        show_default=True,
-        help=f"dataloader_batch_size in {kair}.",
-    )
+    @common_option("--batch-size", default=64, help=f"dataloader_batch_size in {kair}.")
     @click.option(
         "--hr-size",
         type=click.IntRange(min=8),
@@ -100,19 +85,9 @@ def srmd_command() -> click.Command:
         show_default=True,
         help=f"HR patch side (H_size in {kair}); the LR patch is hr-size / scale.",
     )
-    @click.option(
-        "--lr",
-        type=click.FloatRange(min=0, min_open=True),
-        default=1e-4,
-        show_default=True,
-        help=f"Adam learning rate (G_optimizer_lr in {kair}).",
-    )
-    @click.option(
-        "--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (KAIR default)."
-    )
-    @click.option(
-        "--beta2", type=float, default=0.999, show_default=True, help="Adam beta2 (KAIR default)."
-    )
+    @common_option("--lr", help=f"Adam learning rate (G_optimizer_lr in {kair}).")
+    @common_option("--beta1", help="Adam beta1 (KAIR default).")
+    @common_option("--beta2", default=0.999, help="Adam beta2 (KAIR default).")
     @click.option(
         "--milestones",
         default=",".join(str(m) for m in MILESTONES),
@@ -123,13 +98,7 @@ def srmd_command() -> click.Command:
     @click.option(
         "--gamma", type=float, default=0.5, show_default=True, help=f"G_scheduler_gamma in {kair}."
     )
-    @click.option(
-        "--loss",
-        type=click.Choice(["l1", "l2"]),
-        default="l1",
-        show_default=True,
-        help=f"G_lossfn_type in {kair}.",
-    )
+    @common_option("--loss", default="l1", help=f"G_lossfn_type in {kair}.")
     @click.option(
         "--init",
         type=click.Choice(["orthogonal", "default"]),
@@ -162,79 +131,46 @@ def srmd_command() -> click.Command:
         show_default=True,
         help=f"Convolutions in total (nb in {kair}).",
     )
-    @click.option(
+    @common_option(
         "--kernel-size",
         type=click.IntRange(min=15),
-        default=21,
-        show_default=True,
         help="Blur kernel side (21, bsrbench's protocols); the map uses its centre 15x15 crop.",
     )
-    @click.option(
-        "--sigma-min",
-        type=float,
-        default=None,
-        help="Smallest kernel width (0.2; SRMD / IKC paper Sec. 4.1).",
-    )
-    @click.option(
+    @common_option("--sigma-min", help="Smallest kernel width (0.2; SRMD / IKC paper Sec. 4.1).")
+    @common_option(
         "--sigma-max",
-        type=float,
-        default=None,
         help="Largest kernel width: 2.0 / 3.0 / 4.0 at x2 / x3 / x4 (SRMD / IKC paper Sec. 4.1).",
     )
-    @click.option(
+    @common_option(
         "--rate-iso",
-        type=click.FloatRange(0, 1),
-        default=1.0,
-        show_default=True,
         help="Share of isotropic kernels; the rest are IKC-style anisotropic Gaussians.",
     )
-    @click.option(
+    @common_option(
         "--downsampler",
-        type=click.Choice(["matlab-bicubic", "pil-bicubic", "direct"]),
-        default="matlab-bicubic",
-        show_default=True,
         help="How LR is made from the blurred HR (KAIR: MATLAB bicubic, as the default).",
     )
-    @click.option(
-        "--augment/--no-augment",
-        default=True,
-        show_default=True,
+    @common_option(
+        "--augment",
         help="Random flips and rotations (augment_img in KAIR's dataset_srmd.py).",
     )
-    @common_option("--val-dir")
-    @common_option("--val-count")
-    @click.option(
+    @common_options("--val-dir", "--val-count")
+    @common_option(
         "--log-every",
-        type=click.IntRange(min=1),
         default=200,
-        show_default=True,
         help=f"Steps per log line and CSV row (checkpoint_print in {kair}).",
     )
-    @click.option(
+    @common_option(
         "--val-every",
-        type=click.IntRange(min=1),
         default=5000,
-        show_default=True,
         help=f"Steps per validation (checkpoint_test in {kair}).",
     )
-    @click.option(
+    @common_option(
         "--save-every",
-        type=click.IntRange(min=1),
         default=5000,
-        show_default=True,
         help=f"Steps per checkpoint (checkpoint_save in {kair}).",
     )
-    @click.option(
-        "--seed",
-        type=int,
-        default=0,
-        show_default=True,
-        help="Random seed (KAIR draws one when manual_seed is unset).",
-    )
-    @common_option("--device")
-    @common_option("--amp")
-    @common_option("--channels-last")
-    @common_option("--warmup")
+    @common_option("--seed", help="Random seed (KAIR draws one when manual_seed is unset).")
+    @common_options("--device", "--amp", "--channels-last", "--warmup")
     @click.pass_context
     def command(ctx: click.Context, **options: Any) -> None:
         from bsrbench.training import run_command
