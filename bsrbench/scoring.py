@@ -97,17 +97,21 @@ class Scorer:
 
 def kernel_errors(kernel: Tensor | None, code: Tensor | None, gt_kernels: Tensor | None,
                   encode: Any) -> tuple[list[float] | None, list[float] | None]:
-    """Kernel PSNR of a step's kernel against the ground truth (centre-aligned to the
-    ground truth's size) and the L2 distance of the step's code to the ground truth's code
-    in the same space (``encode``), each per item, or None where not measurable."""
-    from bsrbench.kernels import kernel_psnr, resize_kernel
+    """Kernel PSNR of a step's kernel against the ground truth and the L2 distance of the
+    step's code to the ground truth's code in the same space (``encode``), each per item,
+    or None where not measurable.
+
+    Kernel PSNR is taken after the documented centre alignment of
+    :func:`bsrbench.kernels.kernel_psnr_aligned` (both zero-padded to one grid, the estimate
+    moved by the whole-pixel shift that brings its centre of mass nearest the ground
+    truth's), so kernels of different sizes and centre conventions compare; for centred
+    kernels of one size it equals the plain kernel PSNR.
+    """
+    from bsrbench.kernels import kernel_psnr_aligned
 
     if kernel is None or gt_kernels is None:
         return None, None
-    est = kernel.float()
-    if est.shape[-1] != gt_kernels.shape[-1]:
-        est = resize_kernel(est, gt_kernels.shape[-1])
-    kpsnr = kernel_psnr(est, gt_kernels).tolist()
+    kpsnr = kernel_psnr_aligned(kernel.float(), gt_kernels.float()).tolist()
     code_l2 = None
     if code is not None and encode is not None:
         try:

@@ -80,7 +80,8 @@ def bsrbench_models() -> list[ModelSpec]:
         name="sftmd",
         summary="SFTMD: SRResNet with SFT layers driven by the kernel's PCA code (non-blind)",
         paper=PAPER, license=LICENSE, scales=SCALES, factory=_factory("build_sftmd"),
-        kernel_size=21, weights_available=_bundled("sftmd"), bundled_pins=_pins("sftmd"),
+        kernel_size=21, kernel_conversion="center-crop",
+        weights_available=_bundled("sftmd"), bundled_pins=_pins("sftmd"),
         bundled_note=BUNDLED_NOTE,
     )]
 
