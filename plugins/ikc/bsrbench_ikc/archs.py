@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bsrbench.errors import InputError
+from bsrbench.tiling import chain_receptive_field
 
 __all__ = ["SFTMD", "Corrector", "Predictor", "SFTLayer", "SFTResidualBlock"]
 
@@ -132,6 +133,24 @@ class SFTMD(nn.Module):
         self.upscale = nn.Sequential(*stages)
         self.conv_output = nn.Conv2d(nf, out_nc, 9, padding=4)
 
+    @property
+    def receptive_field(self) -> int:
+        """Radius in LR pixels beyond which an LR pixel cannot change an SR pixel.
+
+        Head: three 3×3 convs; each residual block: two SFT layers (two 3×3 convs in
+        series each; the code map is constant) and two 3×3 convs; tail: one SFT layer and
+        conv_mid; then every upsampling conv and the 9×9 output conv at their own
+        resolution, each rounded up to whole LR pixels (an upper bound): 105 for the
+        released ×2/×3/×4 layouts (nb = 16). Tiles with this overlap are exact.
+        """
+        radius, res = 3 + 6 * self.nb + 3, 1
+        for layer in self.upscale:
+            if isinstance(layer, nn.PixelShuffle):
+                res *= layer.upscale_factor
+            elif isinstance(layer, nn.Conv2d):
+                radius += -(-(layer.kernel_size[0] // 2) // res)
+        return radius + -(-(self.conv_output.kernel_size[0] // 2) // res)
+
     def blocks(self) -> list[SFTResidualBlock]:
         """The residual blocks in order (their names are not Python identifiers)."""
         return [getattr(self, f"SFT-residual{i}") for i in range(1, self.nb + 1)]
@@ -177,6 +196,13 @@ class Predictor(nn.Module):
         self.config: dict[str, Any] = {"in_nc": in_nc, "nf": nf, "code_len": code_len}
         self.ConvNet = _conv_stack(in_nc, [nf] * 5 + [code_len], [1, 1, 1, 2, 1, 1])
 
+    @property
+    def field(self) -> tuple[int, int]:
+        """``(radius, stride)`` of :meth:`features` in LR pixels: (16, 2). The pooled code
+        is a mean over that map, so tiles can compute it exactly
+        (:func:`bsrbench.tiling.pooled_mean`)."""
+        return chain_receptive_field(m for m in self.ConvNet if isinstance(m, nn.Conv2d))
+
     def features(self, lr: Tensor) -> Tensor:
         """The code map before pooling, ``(B, code_len, h/2, w/2)``."""
         return self.ConvNet(lr)
@@ -209,13 +235,22 @@ class Corrector(nn.Module):
             nn.Conv2d(nf, code_len, 1),
         )
 
-    def delta(self, sr: Tensor, code: Tensor) -> Tensor:
-        """Return the correction Δh ``(B, code_len)`` alone."""
+    @property
+    def field(self) -> tuple[int, int]:
+        """``(radius, stride)`` of :meth:`delta_map` in SR pixels: (36, 4); the dense
+        part is 1×1 convs, so Δh is a mean of a local map and tiles compute it exactly."""
+        return chain_receptive_field(m for m in self.ConvNet if isinstance(m, nn.Conv2d))
+
+    def delta_map(self, sr: Tensor, code: Tensor) -> Tensor:
+        """The correction before pooling, ``(B, code_len, H/4, W/4)``."""
         fea = self.ConvNet(sr)
         b, _, h, w = fea.shape
         code_fea = self.code_dense(code.to(fea.dtype)).view(b, -1, 1, 1).expand(-1, -1, h, w)
-        res = self.global_dense(torch.cat((fea, code_fea), dim=1))
-        return F.adaptive_avg_pool2d(res, 1).flatten(1)
+        return self.global_dense(torch.cat((fea, code_fea), dim=1))
+
+    def delta(self, sr: Tensor, code: Tensor) -> Tensor:
+        """Return the correction Δh ``(B, code_len)`` alone."""
+        return F.adaptive_avg_pool2d(self.delta_map(sr, code), 1).flatten(1)
 
     def forward(self, sr: Tensor, code: Tensor) -> Tensor:
         """Return the corrected code ``code + Δh``: the next code, not a residual."""

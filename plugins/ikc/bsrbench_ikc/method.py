@@ -14,6 +14,14 @@ is that count of SR images; every one is yielded and scored, and the unused last
 pass is not run. The official script's pick of the step with the best PSNR against the
 ground truth is an oracle and is not done here. The runner owns the grad mode (inference)
 and the exact-math switches.
+
+Tiles (``--tile``, or the runner's out-of-memory fallback; :mod:`bsrbench.tiling`): SFTMD,
+the restoration network, runs on overlapping LR tiles (exact with the default overlap, its
+receptive field of 105 LR pixels). The Predictor and the Corrector need the whole image:
+their code is a global average over the LR (Predictor) or the whole SR image (Corrector),
+and they still see the whole image, but that average is accumulated over tiles of it
+(:func:`bsrbench.tiling.pooled_mean`, exact up to float rounding), so no part ever holds
+the activations of the whole image.
 Classes take ready-made modules, so tests inject small random nets; the ``build_*``
 factories load real weights.
 """
@@ -29,6 +37,14 @@ from torch import Tensor
 from bsrbench.errors import InputError
 from bsrbench.interfaces import KernelEstimate, LRBatch, Step
 from bsrbench.specs import BuildContext
+from bsrbench.tiling import (
+    Tiling,
+    needs_tiles,
+    pooled_mean,
+    run_tiled,
+    tile_area,
+    tiling_from,
+)
 from bsrbench_ikc.archs import SFTMD, Corrector, Predictor
 from bsrbench_ikc.checkpoints import (
     load_corrector,
@@ -75,17 +91,65 @@ def _check_steps(steps: int) -> int:
     return int(steps)
 
 
+# Working memory in bytes per pixel, fitted on the CPU (float32, torch 2.13, peak RSS of
+# one forward at 96² and 192² LR, ×2 and ×4): SFTMD per LR pixel 2048 + 512·s² (nf = 64),
+# the Corrector per SR pixel 576, the Predictor per LR pixel 1536.
+_SFTMD_BYTES = (2048, 512)
+_CORRECTOR_BYTES = 576
+_PREDICTOR_BYTES = 1536
+
+
+def _restore(sftmd: SFTMD, lr: Tensor, code: Tensor, tiling: Tiling | None) -> Tensor:
+    """``sftmd(lr, code)``, on tiles when ``tiling`` cuts the image."""
+    if not needs_tiles(tiling, *lr.shape[-2:]):
+        return sftmd(lr, code)
+    return run_tiled(lambda t: sftmd(t, code), lr, sftmd.scale, tiling, sftmd.receptive_field)
+
+
+def _predict(predictor: Predictor, lr: Tensor, tiling: Tiling | None) -> Tensor:
+    """The Predictor's code of the whole LR, averaged over tiles when ``tiling`` cuts it."""
+    if not needs_tiles(tiling, *lr.shape[-2:]):
+        return predictor(lr)
+    assert tiling is not None
+    radius, stride = predictor.field
+    return pooled_mean(predictor.features, lr, stride=stride, receptive_field=radius,
+                       size=tiling.size)
+
+
+def _correct(corrector: Corrector, sr: Tensor, code: Tensor, scale: int,
+             tiling: Tiling | None) -> Tensor:
+    """The Corrector's next code from the whole SR image; tiles of ``scale`` times the LR
+    tile size when ``tiling`` cuts the image."""
+    sr_tiles = None if tiling is None else Tiling(tiling.size * scale)
+    if not needs_tiles(sr_tiles, *sr.shape[-2:]):
+        return corrector(sr, code)
+    assert sr_tiles is not None
+    radius, stride = corrector.field
+    delta = pooled_mean(lambda t: corrector.delta_map(t, code), sr, stride=stride,
+                        receptive_field=radius, size=sr_tiles.size)
+    return code + delta.to(code.dtype)
+
+
 def _ikc_loop(
-    sftmd: SFTMD, predictor: Predictor, corrector: Corrector, lr: Tensor, steps: int
+    sftmd: SFTMD, predictor: Predictor, corrector: Corrector, lr: Tensor, steps: int,
+    tiling: Tiling | None = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(sr, code)`` for steps 0..steps-1 (the Predictor's, then corrections)."""
-    code = predictor(lr)
-    sr = sftmd(lr, code)
+    code = _predict(predictor, lr, tiling)
+    sr = _restore(sftmd, lr, code, tiling)
     yield sr, code
     for _ in range(steps - 1):
-        code = corrector(sr.float().clamp(0.0, 1.0), code)
-        sr = sftmd(lr, code)
+        code = _correct(corrector, sr.float().clamp(0.0, 1.0), code, sftmd.scale, tiling)
+        sr = _restore(sftmd, lr, code, tiling)
         yield sr, code
+
+
+def _sftmd_bytes(sftmd: SFTMD, h: int, w: int, tiling: Tiling | None) -> int:
+    nf = sftmd.config["nf"] / 64
+    per_px = nf * (_SFTMD_BYTES[0] + _SFTMD_BYTES[1] * sftmd.scale**2)
+    out = 3 * 4 * sftmd.scale**2 * h * w * 3  # SR, its clamped copy, the step's copy
+    return int(per_px * tile_area(h, w, tiling, tiling.overlap_for(sftmd.receptive_field)
+                                  if tiling else 0)) + out
 
 
 class IKCMethod:
@@ -98,6 +162,8 @@ class IKCMethod:
         pca: the kernel code space the three were trained with.
         steps: SR images per LR (the official ``step``): the Predictor's, then
             ``steps - 1`` Corrector corrections.
+        tiling: tiles for SFTMD and the pooled codes (None: whole images); the core may
+            change it between batches (``tiling`` attribute, see :mod:`bsrbench.tiling`).
     """
 
     def __init__(
@@ -107,19 +173,40 @@ class IKCMethod:
         corrector: Corrector,
         pca: KernelPCA,
         steps: int = DEFAULT_STEPS,
+        tiling: Tiling | None = None,
     ) -> None:
         self.sftmd = sftmd.eval()
         self.predictor = predictor.eval()
         self.corrector = corrector.eval()
         self.pca = pca
         self.steps = _check_steps(steps)
+        self.tiling = tiling
+
+    @property
+    def receptive_field(self) -> int:
+        """SFTMD's receptive field in LR pixels: the default tile overlap."""
+        return self.sftmd.receptive_field
+
+    def memory_estimate(self, shape: tuple[int, int, int, int], tiling: Tiling | None) -> int:
+        """Peak working bytes for an LR batch of ``shape`` under ``tiling`` (the largest of
+        SFTMD's, the Corrector's and the Predictor's, from the fitted per-pixel costs)."""
+        b, _, h, w = shape
+        s = self.sftmd.scale
+        nf_c = self.corrector.config["nf"] / 64
+        nf_p = self.predictor.config["nf"] / 64
+        sr_tiles = None if tiling is None else Tiling(tiling.size * s)
+        corr = _CORRECTOR_BYTES * nf_c * tile_area(s * h, s * w, sr_tiles,
+                                                   sum(self.corrector.field), 4)
+        pred = _PREDICTOR_BYTES * nf_p * tile_area(h, w, tiling, sum(self.predictor.field), 2)
+        return b * max(_sftmd_bytes(self.sftmd, h, w, tiling), int(corr), int(pred))
 
     def run(self, batch: LRBatch) -> Iterator[Step]:
         """Yield one Step per IKC step (SR, code and the decoded kernel estimate)."""
         _check_lr(batch.lr)
         if batch.scale != self.sftmd.scale:
             raise InputError(f"this IKC is ×{self.sftmd.scale}, the batch asks for ×{batch.scale}")
-        loop = _ikc_loop(self.sftmd, self.predictor, self.corrector, batch.lr, self.steps)
+        loop = _ikc_loop(self.sftmd, self.predictor, self.corrector, batch.lr, self.steps,
+                         self.tiling)
         for sr, code in loop:
             code = _out(code)
             yield Step(sr=_out(sr), kernel=self.pca.decode(code), code=code)
@@ -141,14 +228,25 @@ class SFTMDModel:
     The code is the estimator's own when it lives in this model's PCA space
     (``code_space``, e.g. ``ikc.predictor`` with the same PCA), else the PCA code of the
     estimate's kernel. IKC's SFTMD is trained noise-free, so a known noise level is not an
-    input and is ignored.
+    input and is ignored. With ``tiling`` (see :mod:`bsrbench.tiling`) SFTMD runs on
+    overlapping LR tiles, exact with the default overlap (``receptive_field``).
     """
 
-    def __init__(self, sftmd: SFTMD, pca: KernelPCA) -> None:
+    def __init__(self, sftmd: SFTMD, pca: KernelPCA, tiling: Tiling | None = None) -> None:
         self.sftmd = sftmd.eval()
         self.pca = pca
         self.kernel_size = pca.kernel_size
         self.code_space = pca.space
+        self.tiling = tiling
+
+    @property
+    def receptive_field(self) -> int:
+        """SFTMD's receptive field in LR pixels: the default tile overlap."""
+        return self.sftmd.receptive_field
+
+    def memory_estimate(self, shape: tuple[int, int, int, int], tiling: Tiling | None) -> int:
+        """Peak working bytes of SFTMD for an LR batch of ``shape`` under ``tiling``."""
+        return shape[0] * _sftmd_bytes(self.sftmd, shape[2], shape[3], tiling)
 
     def restore(self, lr: Tensor, estimate: KernelEstimate | Tensor,
                 noise: Tensor | None = None) -> Tensor:
@@ -165,7 +263,7 @@ class SFTMDModel:
             code = estimate.code
         else:
             code = self.pca.encode(estimate.kernel)
-        return _out(self.sftmd(lr, code))
+        return _out(_restore(self.sftmd, lr, code, self.tiling))
 
     def encode_kernel(self, kernel: Tensor) -> Tensor:
         """Codes of kernels (KernelCoder)."""
@@ -178,16 +276,27 @@ class SFTMDModel:
 
 
 class PredictorEstimator:
-    """IKC's Predictor alone as a kernel estimator (one estimate, no correction)."""
+    """IKC's Predictor alone as a kernel estimator (one estimate, no correction).
 
-    def __init__(self, predictor: Predictor, pca: KernelPCA) -> None:
+    It needs the whole LR (its code is a global average) and sees it; under ``tiling``
+    that average is accumulated over tiles (exact up to float rounding).
+    """
+
+    def __init__(self, predictor: Predictor, pca: KernelPCA,
+                 tiling: Tiling | None = None) -> None:
         self.predictor = predictor.eval()
         self.pca = pca
+        self.tiling = tiling
+
+    @property
+    def receptive_field(self) -> int:
+        """The Predictor's receptive field in LR pixels (its feature map's)."""
+        return self.predictor.field[0]
 
     def estimate(self, batch: LRBatch) -> Iterator[KernelEstimate]:
         """Yield the Predictor's estimate for each image of ``batch``."""
         _check_lr(batch.lr)
-        code = _out(self.predictor(batch.lr))
+        code = _out(_predict(self.predictor, batch.lr, self.tiling))
         yield KernelEstimate(kernel=self.pca.decode(code), code=code, space=self.pca.space)
 
     def encode_kernel(self, kernel: Tensor) -> Tensor:
@@ -232,6 +341,7 @@ def _build_loop(cls: type[_Loop], ctx: BuildContext) -> _Loop:
         load_corrector(paths.corrector),
         load_pca(paths.pca),
         _steps(ctx),
+        tiling_from(ctx),
     )
     return loop.to(ctx.device)
 
@@ -244,13 +354,15 @@ def build_method(ctx: BuildContext) -> IKCMethod:
 def build_sftmd(ctx: BuildContext) -> SFTMDModel:
     """Factory of the ``sftmd`` non-blind model (needs the SFTMD and the PCA)."""
     paths = resolve_weights(ctx.weights, ctx.scale, ("sftmd", "pca"))
-    return SFTMDModel(load_sftmd(paths.sftmd, ctx.scale), load_pca(paths.pca)).to(ctx.device)
+    return SFTMDModel(load_sftmd(paths.sftmd, ctx.scale), load_pca(paths.pca),
+                      tiling_from(ctx)).to(ctx.device)
 
 
 def build_predictor(ctx: BuildContext) -> PredictorEstimator:
     """Factory of the ``ikc.predictor`` estimator (needs the Predictor and the PCA)."""
     paths = resolve_weights(ctx.weights, ctx.scale, ("predictor", "pca"))
-    estimator = PredictorEstimator(load_predictor(paths.predictor), load_pca(paths.pca))
+    estimator = PredictorEstimator(load_predictor(paths.predictor), load_pca(paths.pca),
+                                   tiling_from(ctx))
     return estimator.to(ctx.device)
 
 

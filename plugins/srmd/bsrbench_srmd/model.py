@@ -19,6 +19,7 @@ from bsrbench.errors import InputError, WeightsError
 from bsrbench.interfaces import KernelEstimate
 from bsrbench.kernels import check_kernel
 from bsrbench.specs import BuildContext
+from bsrbench.tiling import Tiling, chain_receptive_field, run_tiled, tile_area, tiling_from
 from bsrbench.weights import load_state_dict
 from bsrbench_srmd.arch import SRMD
 from bsrbench_srmd.kernel_map import (
@@ -54,11 +55,15 @@ class SRMDModel:
         net: The network, already on its device and in eval mode.
         pca: KAIR's PCA matrix ``P`` (15, 225).
         noise_aware: True for srmd (19 inputs, noise plane), False for srmdnf (18 inputs).
+        tiling: run the network on overlapping LR tiles (see :mod:`bsrbench.tiling`); the
+            degradation maps are constant planes, so tiles with the default overlap
+            (``receptive_field``: one LR pixel per 3×3 conv, 12) are exact.
     """
 
     kernel_size = KERNEL_SIZE
 
-    def __init__(self, net: SRMD, pca: Tensor, *, noise_aware: bool) -> None:
+    def __init__(self, net: SRMD, pca: Tensor, *, noise_aware: bool,
+                 tiling: Tiling | None = None) -> None:
         expected = IN_CHANNELS["srmd" if noise_aware else "srmdnf"]
         if net.in_nc != expected:
             raise InputError(
@@ -67,6 +72,20 @@ class SRMDModel:
             )
         self.net, self.pca, self.noise_aware = net, pca, noise_aware
         self.scale = net.scale
+        self.tiling = tiling
+        self.receptive_field = chain_receptive_field(
+            m for m in net.model if isinstance(m, torch.nn.Conv2d))[0]
+
+    def memory_estimate(self, shape: tuple[int, int, int, int], tiling: Tiling | None) -> int:
+        """Peak working bytes for an LR batch of ``shape`` under ``tiling``: about four
+        feature maps of the conv width per LR pixel (fitted on the CPU, float32), and the
+        SR output."""
+        b, _, h, w = shape
+        width = self.net.model[0].out_channels
+        per_px = 4 * (4 * width + self.net.in_nc + 2 * 3 * self.scale**2)
+        area = tile_area(h, w, tiling, tiling.overlap_for(self.receptive_field)
+                         if tiling else 0)
+        return b * (per_px * area + 4 * 3 * self.scale**2 * h * w)
 
     def restore(self, lr: Tensor, estimate: KernelEstimate | Tensor,
                 noise: Tensor | None = None) -> Tensor:
@@ -101,8 +120,9 @@ class SRMDModel:
         else:
             vector = degradation_vector(kernel, self.pca)
         device = next(self.net.parameters()).device
-        x = network_input(lr.to(device=device, dtype=torch.float32), vector)
-        return self.net(x)
+        lr = lr.to(device=device, dtype=torch.float32)
+        return run_tiled(lambda t: self.net(network_input(t, vector)), lr, self.scale,
+                         self.tiling, self.receptive_field)
 
 
 def check_state_dict(
@@ -173,7 +193,8 @@ def build_srmdnf(ctx: BuildContext) -> SRMDModel:
 def _build(ctx: BuildContext, variant: str) -> SRMDModel:
     scale = check_scale(ctx.scale)
     net = load_network(find_weights(ctx.weights, scale, variant), scale, variant)
-    return SRMDModel(net.to(ctx.device), load_pca(), noise_aware=variant == "srmd")
+    return SRMDModel(net.to(ctx.device), load_pca(), noise_aware=variant == "srmd",
+                     tiling=tiling_from(ctx))
 
 
 def _listing(keys: list[str]) -> str:
