@@ -41,7 +41,8 @@ _ADDED = ("run", "label", "set", "bound")  # columns the report adds to the rows
 _DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("downsampler", ""), ("convention", ""), ("weights", ""), ("kernel_index", 0),
     ("sigma", float("nan")), ("kernel_psnr", float("nan")), ("code_l2", float("nan")),
-    ("seconds", float("nan")), ("noise", 0.0), ("upper_bound", False), ("noise_known", False))
+    ("seconds", float("nan")), ("noise", 0.0), ("upper_bound", False), ("noise_known", False),
+    ("sigma2", float("nan")), ("theta", float("nan")), ("jpeg", float("nan")))
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,15 @@ def _sets(frame: pd.DataFrame) -> list[str]:
     varying = {col: frame.groupby("dataset")[col].nunique() for col in
                ("downsampler", "convention")}
     sets = []
-    for d, ds, conv, noise in zip(frame["dataset"], frame["downsampler"], frame["convention"],
-                                  frame["noise"]):
+    jpegs = frame["jpeg"] if "jpeg" in frame else [float("nan")] * len(frame)
+    for d, ds, conv, noise, jpeg in zip(frame["dataset"], frame["downsampler"],
+                                        frame["convention"], frame["noise"], jpegs):
         extra = [v for col, v in (("downsampler", ds), ("convention", conv))
                  if varying[col].get(d, 1) > 1]
         if noise == noise and noise > 0:
             extra.append(f"noise {noise:g}")
+        if jpeg == jpeg and jpeg:
+            extra.append(f"JPEG q{int(jpeg)}")
         sets.append(f"{d} ({', '.join(extra)})" if extra else str(d))
     return sets
 

@@ -18,10 +18,10 @@ from bsrbench.report.tables import (
     failures,
     finals,
     headline_table,
+    kernel_tables,
     per_step,
     row_order,
     set_columns,
-    sigma_tables,
     step_table,
 )
 
@@ -179,7 +179,7 @@ def sections(data: ReportData, runs: Sequence[Path], *, max_images: int,
     parts = (
         ("headline", "Headline results",
          [headline] if headline else [Note("No final-step results.")]),
-        ("sigma", "Gaussian8: metrics per kernel width", sigma_tables(data.frame, data.metrics)),
+        ("sigma", "Metrics per kernel", kernel_tables(data.frame, data.metrics)),
         ("plots", "Iterative methods: metrics per step", plots(data)),
         ("steps", "Per-step table", [steps] if steps else []),
         ("images", "Visual comparison", imgs), ("kernels", "Kernels: ground truth vs estimates",

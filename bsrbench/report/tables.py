@@ -1,4 +1,4 @@
-"""The report's tables: headline, Gaussian8 per kernel width, per step, failures.
+"""The report's tables: headline, per kernel (σ, or λ1, λ2, θ), per step, failures.
 
 Rows are the report's ``label`` (see :func:`bsrbench.report.context.load`), columns its
 ``set``. Every metric column is shown, each judged in its own direction. Rows made with
@@ -18,8 +18,19 @@ from bsrbench.report.formatting import CODE_L2, KERNEL_PSNR, MetricInfo, best_va
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ORACLE_TEXT", "RowKey", "failures", "finals", "headline_table", "per_step",
-           "row_order", "set_columns", "sigma_tables", "step_table"]
+__all__ = [
+    "ORACLE_TEXT",
+    "RowKey",
+    "failures",
+    "finals",
+    "headline_table",
+    "kernel_label",
+    "kernel_tables",
+    "per_step",
+    "row_order",
+    "set_columns",
+    "step_table",
+]
 
 ORACLE_TEXT = "oracle best step per image (chosen with the ground truth, not a result)"
 GROUP = ["label", "set", "scale"]
@@ -208,44 +219,110 @@ def _published_rows(fin: pd.DataFrame, rows: Sequence[RowKey],
     return tuple(out), cites
 
 
-def _is_gaussian8(frame: pd.DataFrame, set_name: str) -> bool:
-    datasets = frame.loc[frame["set"] == set_name, "dataset"].unique()
-    return any(str(d).split("/")[0] == "gaussian8" for d in datasets)
+def kernel_label(sigma: float, sigma2: float, theta: float, noise: float = 0.0,
+                 jpeg: float = float("nan")) -> str:
+    """A kernel's parameters as papers label it: σ for an isotropic Gaussian, (λ1, λ2, θ)
+    for an anisotropic one, then the noise level and JPEG quality when present."""
+    def known(x: float) -> bool:
+        return x == x and x is not None
+
+    if not known(sigma) or sigma == 0:
+        text = "no blur"
+    elif (not known(sigma2) or abs(sigma2 - sigma) < 1e-9) and (not known(theta) or theta == 0):
+        text = f"σ = {sigma:.2f}"
+    else:
+        text = f"λ = ({sigma:.2f}, {sigma2:.2f}), θ = {theta if known(theta) else 0:.2f}"
+    if known(noise) and noise > 0:
+        text += f", noise {noise:g}"
+    if known(jpeg) and jpeg:
+        text += f", JPEG q{int(jpeg)}"
+    return text
 
 
-def sigma_tables(frame: pd.DataFrame, metrics: Sequence[MetricInfo]) -> list[Any]:
-    """Gaussian8: final-step means per kernel width, one table per test set, scale and
-    metric."""
+_PARAMS = ("sigma", "sigma2", "theta", "noise", "jpeg")
+
+
+def _params(rows: pd.DataFrame) -> tuple[float, ...]:
+    return tuple(round(float(rows[c].iloc[0]), 6) if c in rows else float("nan")
+                 for c in _PARAMS)
+
+
+def _is_grid(sub: pd.DataFrame) -> bool:
+    """Every LR index has one kernel across the HR images (Gaussian8, MANet's and DASR's
+    grids), so kernels can be columns; per-image random kernels (DIV2KRK) cannot."""
+    cols = [c for c in _PARAMS if c in sub]
+    return bool((sub.groupby("kernel_index")[cols].nunique(dropna=False) <= 1).all().all())
+
+
+def _kernels_as_columns(frame: pd.DataFrame, sub: pd.DataFrame, title: str,
+                        metrics: Sequence[MetricInfo]) -> list[Any]:
+    out: list[Any] = []
+    ks = sorted(int(k) for k in sub["kernel_index"].dropna().unique())
+    first = {k: sub[sub["kernel_index"] == k] for k in ks}
+    head = (cell("method"), *(cell(kernel_label(*_params(first[k]))) for k in ks))
+    rows = [r for r in row_order(frame) if r.label in set(sub["label"])]
+    for m in metrics:
+        means = sub.groupby(["label", "kernel_index"])[m.name].mean()
+        best = {k: best_value([means.get((r.label, k), float("nan")) for r in rows
+                               if not r.bound], m.higher_better) for k in ks}
+
+        def make(key: RowKey, means: Any = means, best: Any = best,
+                 m: MetricInfo = m, ks: list[int] = ks) -> list[Cell]:
+            vals = [means.get((key.label, k), float("nan")) for k in ks]
+            return [_name_cell(key)] + [
+                Cell((Part(fmt(v, m.decimals), not key.bound and v == best[k]),), "num")
+                for k, v in zip(ks, vals)]
+
+        out.append(Heading(f"{title} — {m.heading}"))
+        out.append(Table((head,), _grouped(rows, make, 1 + len(ks)), caption=(
+            f"Final-step {m.label} per kernel (its parameters head the column), mean over "
+            f"HR images ({m.direction}); bold: best blind method.")))
+    return out
+
+
+def _kernels_as_rows(frame: pd.DataFrame, sub: pd.DataFrame, title: str,
+                     metrics: Sequence[MetricInfo]) -> list[Any]:
+    out: list[Any] = []
+    labels = [r.label for r in row_order(frame) if r.label in set(sub["label"])]
+    bound = {r.label for r in row_order(frame) if r.bound}
+    keys = list(dict.fromkeys(zip(sub["image"], sub["kernel_index"])))
+    head = (cell("image, kernel"), *(cell(lb) for lb in labels))
+    for m in metrics:
+        vals = sub.groupby(["image", "kernel_index", "label"])[m.name].mean()
+        body = []
+        for image, k in keys:
+            here = sub[(sub["image"] == image) & (sub["kernel_index"] == k)]
+            row_vals = [vals.get((image, k, lb), float("nan")) for lb in labels]
+            best = best_value([v for v, lb in zip(row_vals, labels) if lb not in bound],
+                              m.higher_better)
+            body.append(Row((cell(f"{image}: {kernel_label(*_params(here))}", "name"),
+                             *(Cell((Part(fmt(v, m.decimals), lb not in bound and v == best),),
+                                    "num") for v, lb in zip(row_vals, labels)))))
+        out.append(Heading(f"{title} — {m.heading}"))
+        out.append(Table((head,), tuple(body), caption=(
+            f"Final-step {m.label} per LR image, its kernel's parameters as the row label "
+            f"(one random kernel per HR image); {m.direction}; bold: best blind method; "
+            "upper bounds never bold.")))
+    return out
+
+
+def kernel_tables(frame: pd.DataFrame, metrics: Sequence[MetricInfo]) -> list[Any]:
+    """Final-step means per kernel, one table per blurred test set, scale and metric: kernels
+    as columns for a fixed grid (Gaussian8: σ), as rows labelled by their parameters for
+    per-image random kernels (DIV2KRK, anisotropic: λ1, λ2, θ); noise and JPEG quality join
+    the label when present."""
     fin = finals(frame)
     out: list[Any] = []
     for s, scales in set_columns(frame):
-        if not _is_gaussian8(frame, s):
-            continue
         for sc in scales:
             sub = fin[(fin["set"] == s) & (fin["scale"] == sc)]
-            if sub.empty:
-                continue
-            ks = sorted(int(k) for k in sub["kernel_index"].dropna().unique())
-            sig = sub.groupby("kernel_index")["sigma"].first()
-            head = (cell("method"), *(cell(f"σ = {sig[k]:.2f}" if sig.get(k) == sig.get(k)
-                                           else f"kernel {k}") for k in ks))
-            rows = [r for r in row_order(frame) if r.label in set(sub["label"])]
-            for m in metrics:
-                means = sub.groupby(["label", "kernel_index"])[m.name].mean()
-                best = {k: best_value([means.get((r.label, k), float("nan")) for r in rows
-                                       if not r.bound], m.higher_better) for k in ks}
-
-                def make(key: RowKey, means: Any = means, best: Any = best,
-                         m: MetricInfo = m, ks: list[int] = ks) -> list[Cell]:
-                    vals = [means.get((key.label, k), float("nan")) for k in ks]
-                    return [_name_cell(key)] + [
-                        Cell((Part(fmt(v, m.decimals), not key.bound and v == best[k]),), "num")
-                        for k, v in zip(ks, vals)]
-
-                out.append(Heading(f"{s} ×{sc} — {m.heading}"))
-                out.append(Table((head,), _grouped(rows, make, 1 + len(ks)), caption=(
-                    f"Final-step {m.label} per Gaussian kernel width σ, mean over HR images "
-                    f"({m.direction}); bold: best blind method.")))
+            if sub.empty or not (sub["sigma"].fillna(0) > 0).any():
+                continue  # no blur (protocol bicubic): nothing per kernel
+            title = f"{s} ×{sc}"
+            if _is_grid(sub):
+                out += _kernels_as_columns(frame, sub, title, metrics)
+            else:
+                out += _kernels_as_rows(frame, sub, title, metrics)
     return out
 
 

@@ -138,8 +138,8 @@ def test_report_rebuilds_identically(runs, tmp_path):
 
 def test_report_escapes_text_and_lists_failures(make_run):
     run = make_run("r", [
-        result_row(dataset="bicubic", image="ok", psnr=30.0, ssim=0.9),
-        result_row(dataset="bicubic", image="<b>a&b</b>", psnr=None, ssim=None,
+        result_row(dataset="bicubic", image="ok", psnr=30.0, ssim=0.9, sigma=0.0),
+        result_row(dataset="bicubic", image="<b>a&b</b>", psnr=None, ssim=None, sigma=0.0,
             error="RuntimeError: <oops> & more"),
     ])
     page = render_report([run])
@@ -150,7 +150,7 @@ def test_report_escapes_text_and_lists_failures(make_run):
     assert "<b>a&b</b>" not in page and "<oops>" not in page
     cell = _cells(_row(_section(page, "headline"), "bicubic"))[1]
     assert cell == "30.00 / 0.9000*"  # the star: a failed LR image is left out of the mean
-    # no run.json, no pictures, no iterative method, not Gaussian8: each said plainly
+    # no run.json, no pictures, no iterative method, no blur: each said plainly
     assert "No run.json" in page and "--save-images" in _section(page, "images")
     assert "No iterative method" in page and 'id="sigma"' not in page
 

@@ -52,3 +52,19 @@ def test_summary_prints_the_published_row_as_quoted(make_run):
     assert "quoted, not measured" in line and f"{published.psnr:.2f}" in line
     assert f"{29.0 - published.psnr:+.2f} dB" in line
     assert "bicubic" not in text.split("bicubic on")[1].split("\n")[1]  # no quote for bicubic
+
+
+def test_report_kernel_tables_label_kernels_by_their_parameters(make_run):
+    """A fixed grid (Gaussian8) has kernels as columns headed by σ; per-image random
+    anisotropic kernels (DIV2KRK) are rows labelled (λ1, λ2, θ), with noise and JPEG."""
+    grid = [row(method="bicubic", dataset="gaussian8/Set5", image=f"im{i}", kernel_index=k,
+                sigma=s, sigma2=s, theta=0.0, psnr=25.0 + k, ssim=0.7) for i in range(2)
+            for k, s in enumerate((1.8, 3.2))]
+    rand = [row(method="bicubic", dataset="div2krk/Set5", image=f"im{i}", kernel_index=0,
+                sigma=1.0 + i, sigma2=0.5, theta=0.3 * i, noise=5.0, jpeg=30, psnr=24.0,
+                ssim=0.6) for i in range(2)]
+    html = render_report([make_run("k", grid + rand, [meta("bicubic")])])
+    section = html[html.index('id="sigma"'):]
+    assert "σ = 1.80" in section and "σ = 3.20" in section
+    assert "im1: λ = (2.00, 0.50), θ = 0.30, noise 5, JPEG q30" in section
+    assert "one random kernel per HR image" in section
