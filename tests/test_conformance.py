@@ -48,11 +48,19 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _registered() -> dict[str, list[str]]:
+def _registered() -> dict[str, list]:
+    """Every registered part; zero-shot ones (``needs_grad``: an optimisation per image,
+    seconds to minutes on a CPU even with a two-pass loop) are marked slow."""
     reg = load_registry()
+
+    def param(kind: str, name: str, spec) -> object:
+        slow = bool(getattr(spec, "needs_grad", False))
+        return pytest.param(name, marks=[pytest.mark.slow] if slow else [])
+
     return {
-        "method": reg.list("method") + [f"{m}+oracle" for m in reg.list("model")],
-        "estimator": reg.list("estimator"),
+        "method": [param("method", n, reg.methods[n]) for n in reg.list("method")]
+        + [f"{m}+oracle" for m in reg.list("model")],
+        "estimator": [param("estimator", n, reg.estimators[n]) for n in reg.list("estimator")],
         "degradation": reg.list("degradation"),
     }
 
@@ -60,15 +68,25 @@ def _registered() -> dict[str, list[str]]:
 REGISTERED = _registered()
 
 
+def _scales(registry, kind: str, name: str) -> list[int] | None:
+    """Every declared scale; a zero-shot part only at its first (the contract does not
+    depend on the scale, and each check optimises anew)."""
+    if "+" in name:
+        return None
+    spec = registry.get(kind, name)
+    return list(spec.scales[:1]) if getattr(spec, "needs_grad", False) else None
+
+
 @pytest.mark.parametrize("name", REGISTERED["method"])
 def test_conformance_registered_method(registry, name):
-    assert_conformance(check_method(registry, name,
+    assert_conformance(check_method(registry, name, scales=_scales(registry, "method", name),
                                     options=_short_loop(registry, "method", name)))
 
 
 @pytest.mark.parametrize("name", REGISTERED["estimator"])
 def test_conformance_registered_estimator(registry, name):
     assert_conformance(check_estimator(registry, name,
+                                       scales=_scales(registry, "estimator", name),
                                        options=_short_loop(registry, "estimator", name)))
 
 
@@ -123,9 +141,9 @@ def _short_loop(registry, kind, name) -> dict[str, int] | None:
 
 
 def test_conformance_covers_the_builtin_plugins():
-    assert {"bicubic", "ikc", "sftmd+oracle", "srmd+oracle", "srmdnf+oracle"} <= set(
-        REGISTERED["method"])
-    assert {"ikc", "ikc.predictor", "oracle"} <= set(REGISTERED["estimator"])
+    names = {k: {getattr(p, "values", (p,))[0] for p in v} for k, v in REGISTERED.items()}
+    assert {"bicubic", "ikc", "sftmd+oracle", "srmd+oracle", "srmdnf+oracle"} <= names["method"]
+    assert {"ikc", "ikc.predictor", "oracle"} <= names["estimator"]
 
 
 # ---- deliberately broken plugins --------------------------------------------------------
@@ -441,3 +459,21 @@ def test_conformance_fixture_fails_a_broken_plugin(pytester):
     result.stdout.fnmatch_lines(["*conformance check(s) failed*", "*shape*FAIL*",
                                  "*unknown plugin, method, model, estimator, degradation or "
                                  "metric 'nothing'*"])
+
+
+@pytest.mark.parametrize("plugins", [["bsrbench.testing"],
+                                     ["bsrbench.testing", "bsrbench.plugin_dev.pytest_plugin"]])
+def test_conformance_fixture_under_its_former_name(pytester, plugins):
+    """Packages generated before bsrbench.plugin_dev enable ``bsrbench.testing``; it still
+    works, also beside the new name (the plugin is registered once)."""
+    pytester.makeconftest(f"pytest_plugins = {plugins!r}")
+    pytester.makepyfile(test_alias="""
+        from bsrbench.testing import check_plugin, format_results
+
+        def test_oracle(bsrbench_conformance, bsrbench_registry):
+            bsrbench_conformance("oracle", scales=[2])
+            assert "PASS" in format_results(check_plugin(bsrbench_registry, "oracle",
+                                                         scales=[2]))
+    """)
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -24,6 +24,9 @@ REPEAT_ATOL = 1e-6  # a second call with the same torch.manual_seed
 KERNEL_SUM_ATOL = 1e-4  # each kernel sums to 1
 SEED = 0
 BATCH, SIZE, ODD_SIZE = 3, (12, 12), (17, 23)
+# Inputs for parts that refuse the small ones with a one-line InputError (a minimum input
+# size, e.g. KernelGAN's 64 px crops inside a 10 px border need 86 px).
+LARGE_SIZE, LARGE_ODD_SIZE = (96, 96), (97, 101)
 
 METHOD_CHECKS = ("build", "run", "shape", "dtype", "finite", "range", "device", "kernels",
                  "deterministic", "batch", "odd-size", "grey")
@@ -199,6 +202,42 @@ def as_runner(call: Callable[[Any], Any], needs_grad: bool) -> Callable[[Any], l
             return list(call(batch))
 
     return consume
+
+
+def sized_run(report: Report, scale: int, call: Callable[[Any], Any],
+              batch_at: Callable[[tuple[int, int]], Any], attr: str
+              ) -> tuple[list[Any], Any, tuple[int, int], tuple[int, int]] | None:
+    """The ``run`` check: ``call`` on a batch of :data:`SIZE`, or, when the part refuses
+    that with a one-line :class:`~bsrbench.errors.InputError`, of :data:`LARGE_SIZE`.
+
+    Returns:
+        ``(items, batch, size, odd_size)`` the remaining checks use, or None when the run
+        failed (recorded as FAIL).
+    """
+    from bsrbench.errors import InputError
+
+    refused = ""
+    try:
+        batch = batch_at(SIZE)
+        found = items(call, batch, attr)
+    except InputError as exc:
+        refused = one_line(exc)
+    except Exception as exc:  # any error in a plugin is that plugin's failure
+        report.add("run", FAIL, scale, one_line(exc))
+        return None
+    else:
+        report.add("run", PASS, scale)
+        return found, batch, SIZE, ODD_SIZE
+    try:
+        batch = batch_at(LARGE_SIZE)
+        found = items(call, batch, attr)
+    except Exception as exc:
+        report.add("run", FAIL, scale, f"{one_line(exc)} (at {LARGE_SIZE[0]}x{LARGE_SIZE[1]}; "
+                                       f"at {SIZE[0]}x{SIZE[1]}: {refused})")
+        return None
+    report.add("run", PASS, scale, f"checked at {LARGE_SIZE[0]}x{LARGE_SIZE[1]}: "
+                                   f"{SIZE[0]}x{SIZE[1]} refused ({refused})")
+    return found, batch, LARGE_SIZE, LARGE_ODD_SIZE
 
 
 def items(call: Callable[[Any], Any], batch: Any, attr: str) -> list[Any]:

@@ -25,7 +25,6 @@ from bsrbench.plugin_dev._checks import (
     PASS,
     REPEAT_ATOL,
     SEED,
-    SIZE,
     SKIP,
     CheckResult,
     Report,
@@ -38,13 +37,13 @@ from bsrbench.plugin_dev._checks import (
     format_results,
     images,
     in_range,
-    items,
     lr_batch,
     metadata,
     odd_or_grey,
     on_device,
     outputs,
     same,
+    sized_run,
     skip_reason,
 )
 from bsrbench.plugin_dev._metric_checks import check_metric
@@ -128,15 +127,16 @@ def _method_at(report: Report, plan: Any, scale: int, device: str, weights: Path
     ok, obj = report.attempt("build", scale, lambda: plan.build(scale, device, weights))
     if not ok:
         return report.skip(METHOD_CHECKS, scale, "the factory failed")
-    main = lr_batch(BATCH, SIZE, scale, device, gt)
     # as the runner: a blind method that declares needs_grad runs with autograd, the rest
     # (compositions switch their estimator's mode themselves) under inference_mode
     run = as_runner(obj.run, bool(getattr(plan, "needs_grad", False) and plan.method))
-    ok, steps = report.attempt("run", scale, lambda: items(run, main, "sr"))
-    if not ok:
+    got = sized_run(report, scale, run, lambda size: lr_batch(BATCH, size, scale, device, gt),
+                    "sr")
+    if got is None:
         return report.skip(METHOD_CHECKS, scale, "the run failed")
+    steps, main, size, odd_size = got
     srs = [s.sr for s in steps]
-    want = (BATCH, 3, SIZE[0] * scale, SIZE[1] * scale)
+    want = (BATCH, 3, size[0] * scale, size[1] * scale)
 
     def kernels() -> str:
         found = check_kernels((getattr(s, "kernel", None) for s in steps), BATCH, None)
@@ -160,12 +160,12 @@ def _method_at(report: Report, plan: Any, scale: int, device: str, weights: Path
     report.attempt("deterministic", scale, lambda: same(
         srs, outputs(run, main, "sr"), REPEAT_ATOL, "two calls with the same seed"))
     report.attempt("batch", scale, lambda: batch_vs_singles(run, main, srs, "sr"))
-    odd = lr_batch(1, ODD_SIZE, scale, device, gt, seed=SEED + 1)
+    odd = lr_batch(1, odd_size, scale, device, gt, seed=SEED + 1)
     report.attempt("odd-size", scale, lambda: odd_or_grey(
-        outputs(run, odd, "sr"), (1, 3, ODD_SIZE[0] * scale, ODD_SIZE[1] * scale)))
-    grey = lr_batch(2, SIZE, scale, device, gt, seed=SEED + 2, grey=True)
+        outputs(run, odd, "sr"), (1, 3, odd_size[0] * scale, odd_size[1] * scale)))
+    grey = lr_batch(2, size, scale, device, gt, seed=SEED + 2, grey=True)
     report.attempt("grey", scale, lambda: odd_or_grey(
-        outputs(run, grey, "sr"), (2, 3, SIZE[0] * scale, SIZE[1] * scale)))
+        outputs(run, grey, "sr"), (2, 3, size[0] * scale, size[1] * scale)))
     return None
 
 
@@ -202,11 +202,12 @@ def _estimator_at(report: Report, spec: Any, ctx: Any) -> None:
     ok, obj = report.attempt("build", scale, lambda: spec.factory(ctx))
     if not ok:
         return report.skip(ESTIMATOR_CHECKS, scale, "the factory failed")
-    main = lr_batch(BATCH, SIZE, scale, device, gt)
     estimate = as_runner(obj.estimate, bool(getattr(spec, "needs_grad", False)))
-    ok, ests = report.attempt("run", scale, lambda: items(estimate, main, "kernel"))
-    if not ok:
+    got = sized_run(report, scale, estimate,
+                    lambda size: lr_batch(BATCH, size, scale, device, gt), "kernel")
+    if got is None:
         return report.skip(ESTIMATOR_CHECKS, scale, "the estimate failed")
+    ests, main, size, odd_size = got
     k = spec.kernel_size
     ks = [e.kernel for e in ests]
     codes = [getattr(e, "code", None) for e in ests]
@@ -226,10 +227,10 @@ def _estimator_at(report: Report, spec: Any, ctx: Any) -> None:
     report.attempt("deterministic", scale, lambda: same(
         ks, outputs(estimate, main, "kernel"), REPEAT_ATOL, "two calls with the same seed"))
     report.attempt("batch", scale, lambda: batch_vs_singles(estimate, main, ks, "kernel"))
-    odd = lr_batch(1, ODD_SIZE, scale, device, gt, seed=SEED + 1)
+    odd = lr_batch(1, odd_size, scale, device, gt, seed=SEED + 1)
     report.attempt("odd-size", scale, lambda: check_kernels(
         outputs(estimate, odd, "kernel"), 1, k))
-    grey = lr_batch(2, SIZE, scale, device, gt, seed=SEED + 2, grey=True)
+    grey = lr_batch(2, size, scale, device, gt, seed=SEED + 2, grey=True)
     report.attempt("grey", scale, lambda: check_kernels(
         outputs(estimate, grey, "kernel"), 2, k))
     return None
