@@ -52,19 +52,29 @@ def _to_u8(sr: Any) -> np.ndarray:
 
 def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: str,
                  out: Path, weights: Path | None = None, kernel_weights: Path | None = None,
-                 save_steps: bool = False, quiet: bool = False) -> list[Path]:
+                 save_steps: bool = False, quiet: bool = False, tile: int | None = None,
+                 tile_overlap: int | None = None) -> list[Path]:
     """Restore each input with ``plan``; write ``<stem>.png`` (the final step) into ``out``.
 
     With ``save_steps`` also ``<stem>_step<i>.png`` for every step and, when the method
     estimates kernels, ``<stem>_kernel<i>.png``. Grey inputs are restored as RGB and
     written back as grey (mean of the channels). An image that fails is logged and the
     others go on; the call then raises :class:`RunError` naming the first failure.
+    ``tile``/``tile_overlap`` run the parts that declare a receptive field on LR tiles
+    (:mod:`bsrbench.tiling`).
     """
+    from bsrbench.tiling import Tiling, set_tiling
+
+    if tile is None and tile_overlap is not None:
+        raise InputError("--tile-overlap needs --tile SIZE")
+    tiling = None if tile is None else Tiling(tile, tile_overlap)
     if plan.uses_ground_truth:
         raise InputError(f"{plan.label} needs ground-truth kernels, which real images do not "
                          "have: use a blind method or a blind estimator")
     _check_targets(inputs, out)
     runnable = plan.build(scale, device, weights, kernel_weights)
+    if tiling is not None and not set_tiling(runnable, tiling):
+        log.warning("%s declares no receptive field: --tile has no effect on it", plan.label)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     failed: list[str] = []

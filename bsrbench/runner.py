@@ -11,6 +11,13 @@ every step (``torch.inference_mode()``, or autograd for parts that declare
 ground-truth kernels reach only parts that declare ``uses_ground_truth``, the true noise
 level only parts that declare ``uses_noise_level`` (their rows get ``noise_known``).
 
+Memory: with ``tile`` the parts that declare a receptive field run on LR tiles
+(:mod:`bsrbench.tiling`). When a chunk fails for lack of memory (CUDA out of memory, the
+CPU allocator, a ``MemoryError``, or an estimate over ``max_memory_mb``), the runner
+retries it with half the batch, down to one LR image, then with ever smaller tiles, and
+records in each row's ``fallback`` column what it changed; later chunks of the same LR
+size start from what worked.
+
 Nothing in the run folder changes until everything that can be checked up front has
 been: the test set, the settings against the folder's earlier runs, the metrics, and the
 method itself (weights loaded). Stored results are read and written only through
@@ -43,6 +50,15 @@ from bsrbench.results import (
     step_stem,
 )
 from bsrbench.scoring import Scorer, kernel_errors, select_metrics
+from bsrbench.tiling import (
+    Fit,
+    Tiling,
+    check_memory,
+    free_memory,
+    is_out_of_memory,
+    set_tiling,
+    tileable_parts,
+)
 
 if TYPE_CHECKING:
     from bsrbench.registry import Registry
@@ -68,6 +84,20 @@ class RunConfig:
     quiet: bool = False
     save_images: bool = False  # write HR, LR, SR of every step and kernels under out/images
     metrics: tuple[str, ...] | None = None  # --metrics; None: every default metric
+    tile: int | None = None  # --tile: LR tile side for parts with a receptive field
+    tile_overlap: int | None = None  # --tile-overlap; None: each part's receptive field
+    # CPU memory cap: a chunk whose parts' memory estimate exceeds it is treated as out of
+    # memory before it runs (the fallback then shrinks it); None: no cap
+    max_memory_mb: float | None = None
+
+    @property
+    def tiling(self) -> Tiling | None:
+        """The tiling asked for (validated), or None."""
+        if self.tile is None:
+            if self.tile_overlap is not None:
+                raise InputError("--tile-overlap needs --tile SIZE")
+            return None
+        return Tiling(self.tile, self.tile_overlap)
 
 
 @dataclass
@@ -177,6 +207,8 @@ def _run_metadata(cfg: RunConfig, registry: Registry, ts: TestSet, scorer: Score
         "convention": cfg.convention,
         "metrics": scorer.describe(),
         "batch_size": cfg.batch_size,
+        "tile": None if cfg.tile is None else {"size": cfg.tile, "overlap": cfg.tile_overlap},
+        "max_memory_mb": cfg.max_memory_mb,
         "dataset": {"file": str(cfg.dataset), "label": ts.label,
                     "content_hash": ts.content_hash, **ts.attrs},
     }
@@ -291,6 +323,49 @@ def _save_step(cfg: RunConfig, ts: TestSet, image: DatasetImage, idx: list[int],
             np.save(kdir / f"{stem}.npy", kernel.float().cpu().numpy())
 
 
+def _fitted_chunk(cfg: RunConfig, runnable: Any, scorer: Scorer, ts: TestSet,
+                  image: DatasetImage, idx: list[int], fit: Fit,
+                  on_step: Any = None) -> tuple[list[dict[str, Any]], bool]:
+    """Run LR images ``idx`` in pieces of ``fit.batch`` under ``fit.tiling``; on lack of
+    memory shrink ``fit`` (:meth:`~bsrbench.tiling.Fit.shrink`) and retry the piece.
+    Rows carry ``fallback``.
+
+    Raises:
+        MemoryError: still out of memory at one LR image with the smallest tiles.
+    """
+    shape = (int(image.lr.shape[1]), int(image.lr.shape[2]))
+    tileable = bool(tileable_parts(runnable))
+    rows: list[dict[str, Any]] = []
+    noise_known = False
+    pos = 0
+    while pos < len(idx):
+        part = idx[pos:pos + fit.batch]
+        try:
+            set_tiling(runnable, fit.tiling)
+            check_memory(cfg.max_memory_mb, runnable, (len(part), 3, *shape), fit.tiling)
+            got, known = _score_chunk(cfg, runnable, scorer, ts, image, part, on_step)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        else:
+            for row in got:
+                row["fallback"] = fit.note
+            rows += got
+            noise_known = noise_known or known
+            pos += len(part)
+            continue
+        free_memory(cfg.device)  # outside the except block: its frames hold the tensors
+        before = fit.note or "the run's settings"
+        if not fit.shrink(len(part), shape, tileable):
+            raise MemoryError(f"out of memory at one LR image"
+                              f"{'' if fit.tiling is None else ' with ' + fit.tiling.label()}"
+                              f" ({reason})")
+        log.warning("%s: out of memory with %s (%s); retrying with %s", cfg.plan.label,
+                    before, reason, fit.note)
+    return rows, noise_known
+
+
 def _row_params(image: DatasetImage, k: int) -> dict[str, Any]:
     """Per-LR protocol parameters for the row (sigma, sigma2, theta, noise, jpeg, kernel
     size), from the test set."""
@@ -319,6 +394,9 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
 
     if cfg.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    if cfg.max_memory_mb is not None and cfg.max_memory_mb <= 0:
+        raise InputError(f"max_memory_mb must be positive, got {cfg.max_memory_mb}")
+    cfg.tiling  # noqa: B018 - validates --tile/--tile-overlap before any work
     if cfg.out.exists() and not cfg.out.is_dir():
         raise InputError(f"--out {cfg.out} is a file: pass a folder for the run")
     plan = cfg.plan
@@ -366,6 +444,10 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
             return summary
         exact_math(cfg.device)
         runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
+        if cfg.tiling is not None and not tileable_parts(runnable):
+            log.warning("%s declares no receptive field: --tile has no effect on it",
+                        plan.label)
+        fits: dict[tuple[int, ...], Fit] = {}  # per LR size: what fits in memory
         meta["started"] = datetime.now(UTC).isoformat(timespec="seconds")
         runlog.record(meta)  # only now: everything that can be checked has been
         # progress and ETA in LR megapixels: images of a set differ in size, and time goes
@@ -378,13 +460,15 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
             bar.skip(total_mpx - todo_mpx)
             for name, todo in todo_by_image.items():
                 image = ts.image(name)
+                fit = fits.setdefault(tuple(image.lr.shape[1:3]),
+                                      Fit(cfg.batch_size, cfg.tiling))
                 for start in range(0, len(todo), cfg.batch_size):
                     idx = todo[start:start + cfg.batch_size]
                     where = f"{name} LR {idx[0]}-{idx[-1]}" if len(idx) > 1 else \
                         f"{name} LR {idx[0]}"
                     try:
-                        rows, noise_known = _score_chunk(
-                            cfg, runnable, scorer, ts, image, idx,
+                        rows, noise_known = _fitted_chunk(
+                            cfg, runnable, scorer, ts, image, idx, fit,
                             on_step=lambda i, where=where: bar.note(f"{where}, step {i}"))
                     except Exception as exc:  # one image failing must not stop the run
                         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]

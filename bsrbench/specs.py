@@ -77,6 +77,11 @@ class BuildContext:
     device: str  # torch device string chosen by the runner ("cpu", "cuda", "mps")
     weights: Path | None = None  # user-given weights (file or folder); None = bundled default
     options: Mapping[str, Any] = field(default_factory=dict)  # validated against the spec
+    # --tile: LR tile side for the parts that declare a ``receptive_field`` (read it with
+    # bsrbench.tiling.tiling_from(ctx)); None: whole images. The runner may also set a
+    # built part's ``tiling`` attribute later (its out-of-memory fallback).
+    tile: int | None = None
+    tile_overlap: int | None = None  # --tile-overlap; None: each part's receptive field
 
     def option(self, name: str) -> Any:
         """Return a declared option's value (already defaulted and typed)."""

@@ -36,7 +36,7 @@ tiles. Torch is imported lazily: this module is part of the core.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bsrbench.errors import InputError
@@ -47,10 +47,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FALLBACK_TILES",
     "MIN_TILE",
+    "Fit",
     "MemoryCapExceeded",
     "Tiling",
     "chain_receptive_field",
+    "check_memory",
     "fallback_tiles",
+    "free_memory",
     "is_out_of_memory",
     "memory_estimate",
     "needs_tiles",
@@ -260,6 +263,16 @@ def fallback_tiles(height: int, width: int, tiling: Tiling | None) -> list[Tilin
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for a lack of memory: ``MemoryError`` (and :class:`MemoryCapExceeded`), torch's
     CUDA/MPS ``OutOfMemoryError``, or the CPU allocator's "can't allocate memory"."""
+    seen: set[int] = set()
+    while exc.__cause__ is not None and id(exc) not in seen:  # a plugin's re-raise
+        seen.add(id(exc))
+        if _oom(exc):
+            return True
+        exc = exc.__cause__
+    return _oom(exc)
+
+
+def _oom(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     try:
@@ -273,3 +286,61 @@ def is_out_of_memory(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text
                                               or "can't allocate memory" in text)
+
+
+@dataclass
+class Fit:
+    """What fits in memory for LR images of one size: batch size and tiling.
+
+    The runner's out-of-memory fallback shrinks it in place (:meth:`shrink`); ``note``
+    says what differs from the run's own settings, for the rows' ``fallback`` column.
+    """
+
+    batch: int  # LR images per forward pass
+    tiling: Tiling | None  # tiles of the tileable parts; None: whole images
+    note: str = ""  # "" or e.g. "batch=2", "batch=1,tile=256"
+    base: tuple[int, Tiling | None] = field(init=False)  # the run's settings
+
+    def __post_init__(self) -> None:
+        self.base = (self.batch, self.tiling)
+
+    def shrink(self, tried: int, shape: tuple[int, int], tileable: bool) -> bool:
+        """Shrink after ``tried`` LR images of ``shape`` (h, w) ran out of memory: half
+        the batch, then, at one image, the next smaller tiles (``tileable`` parts only).
+        False when nothing smaller is left."""
+        if tried > 1:
+            self.batch = tried // 2
+        else:
+            smaller = fallback_tiles(*shape, self.tiling) if tileable else []
+            if not smaller:
+                return False
+            self.tiling = smaller[0]
+        notes = [f"batch={self.batch}"] if self.batch < self.base[0] else []
+        if self.tiling is not None and self.tiling != self.base[1]:
+            notes.append(self.tiling.label())
+        self.note = ",".join(notes)
+        return True
+
+
+def check_memory(cap_mb: float | None, runnable: Any, shape: tuple[int, int, int, int],
+                 tiling: Tiling | None) -> None:
+    """Raise :class:`MemoryCapExceeded` when the parts' estimate for an LR batch of
+    ``shape`` is over ``cap_mb`` (no cap, or no part with an estimate: no check)."""
+    if cap_mb is None:
+        return
+    need = memory_estimate(runnable, shape, tiling)
+    if need is not None and need > cap_mb * 2**20:
+        raise MemoryCapExceeded(f"{shape[0]} LR images of {shape[2]}x{shape[3]} need about "
+                                f"{need / 2**20:.0f} MB, over the cap of {cap_mb:g} MB")
+
+
+def free_memory(device: str) -> None:
+    """Collect garbage and return cached blocks to a CUDA device after an out-of-memory
+    error (call it outside the ``except`` block, whose frames still hold the tensors)."""
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()

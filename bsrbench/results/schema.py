@@ -50,6 +50,9 @@ TAIL_COLUMNS = (
     "seconds",  # wall time per LR image from the start of the method to this step
     "convention",  # metric convention (matlab-y, basicsr-y, rgb)
     "run_id",  # the run (run.json entry) that wrote the row; a later run's rows supersede
+    # what the runner's out-of-memory fallback changed for this image ("" when nothing):
+    # "batch=2" (a smaller batch), "batch=1,tile=256" (then tiles of 256 LR pixels)
+    "fallback",
     "error",  # why this image failed ("" when it did not)
 )
 KEY = ("method", "dataset", "scale", "image", "kernel_index")
