@@ -25,20 +25,6 @@ from bsrbench.registry import load_registry
 NAME = "tinygmsd"
 
 
-def _has_metrics_option() -> bool:
-    from bsrbench.cli import main
-
-    return any("--metrics" in p.opts for p in main.commands["run"].params)
-
-
-# Until `bsrbench run --metrics` and per-metric columns land (issue #15, the runner's part)
-# the end-to-end test must fail; strict, so it is noticed the moment it passes.
-PENDING_METRICS_OPTION = pytest.mark.xfail(
-    not _has_metrics_option(), strict=True,
-    reason="bsrbench run has no --metrics option yet (the runner's per-metric columns, "
-           "issue #15, are being written)")
-
-
 def _load(root: Path, name: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(
         f"bsrbench_{name}", root / f"bsrbench_{name}" / "__init__.py")
@@ -72,7 +58,6 @@ def test_metric_e2e_scaffolded_metric_is_registered(scaffolded):
     assert not spec.higher_better and not spec.default  # scored only when selected
 
 
-@PENDING_METRICS_OPTION
 def test_metric_e2e_scaffolded_metric_is_a_results_and_report_column(scaffolded, hr_dir,
                                                                       tmp_path):
     from bsrbench.cli import main
@@ -116,7 +101,6 @@ def test_metric_e2e_refusing_factory_is_one_line_at_the_registry():
     assert "fakelpips_alex.safetensors" in str(info.value)
 
 
-@PENDING_METRICS_OPTION
 def test_metric_e2e_refusing_factory_stops_the_run_in_one_line(monkeypatch, hr_dir, tmp_path):
     from bsrbench.cli import main
 
