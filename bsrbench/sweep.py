@@ -57,6 +57,9 @@ class SweepConfig:
     cache_dir: Path | None = None
     save_images: bool = False
     metrics: tuple[str, ...] | None = None  # --metrics; None: every default metric
+    tile: int | None = None  # --tile: LR tile side (bsrbench.tiling); None: whole images
+    tile_overlap: int | None = None  # --tile-overlap; None: each part's receptive field
+    max_memory_mb: float | None = None  # CPU memory cap of the runner's fallback
     command: str = ""
 
     @classmethod
@@ -159,6 +162,7 @@ _TOML_TYPES: dict[str, Any] = {
     "device": str, "out": str, "weights": str, "kernel_weights": str, "iterations": int,
     "options": dict, "convention": str, "batch_size": int, "cache_dir": str,
     "save_images": bool, "metrics": _LIST,
+    "tile": int, "tile_overlap": int, "max_memory_mb": (int, float),
 }
 
 
@@ -221,6 +225,12 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
                          f"use one of {', '.join(CONVENTIONS)}")
     if cfg.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    if cfg.tile is not None:
+        from bsrbench.tiling import Tiling
+
+        Tiling(cfg.tile, cfg.tile_overlap)  # refuses bad sizes before any work
+    elif cfg.tile_overlap is not None:
+        raise InputError("--tile-overlap needs --tile SIZE")
     for metric in select_metrics(registry, cfg.metrics):  # a metric may refuse: before work
         metric.build()
     for flag, given in (("--weights", cfg.weights), ("--kernel-weights", cfg.kernel_weights)):
@@ -368,7 +378,9 @@ def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | 
                                     convention=cfg.convention,
                                     batch_size=cfg.batch_size, command=cfg.command,
                                     quiet=quiet, save_images=cfg.save_images,
-                                    metrics=cfg.metrics), registry)
+                                    metrics=cfg.metrics, tile=cfg.tile,
+                                    tile_overlap=cfg.tile_overlap,
+                                    max_memory_mb=cfg.max_memory_mb), registry)
             failed += summary.failed
     return failed
 
