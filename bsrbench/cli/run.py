@@ -53,6 +53,14 @@ from bsrbench.cli.common import SEED, Command, handle_errors, parse_options, reg
 @click.option("--metrics", default=None,
               help="Metrics to score, comma-separated (default: every default metric, "
                    "psnr,ssim built in; plugins add more: bsrbench plugins).")
+@click.option("--tile", type=click.IntRange(min=8), default=None, metavar="SIZE",
+              help="Run networks that declare a receptive field on LR tiles of SIZE pixels "
+                   "(exact with the default overlap; bounds memory on large images).")
+@click.option("--tile-overlap", type=click.IntRange(min=0), default=None, metavar="PIXELS",
+              help="LR context around each tile (default: each network's receptive field).")
+@click.option("--max-memory-mb", type=click.FloatRange(min=0, min_open=True),
+              default=None, metavar="MB",
+              help="Memory cap: a batch estimated above it is retried smaller, then tiled.")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @handle_errors
@@ -94,11 +102,17 @@ def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: boo
 @click.option("--iterations", type=int, default=None,
               help="Same as -O iterations=N (zero-shot estimators); IKC: -O steps=N.")
 @click.option("--option", "-O", "options", multiple=True, metavar="NAME=VALUE")
+@click.option("--tile", type=click.IntRange(min=8), default=None, metavar="SIZE",
+              help="Run networks that declare a receptive field on LR tiles of SIZE pixels "
+                   "(exact with the default overlap; bounds memory on large images).")
+@click.option("--tile-overlap", type=click.IntRange(min=0), default=None, metavar="PIXELS",
+              help="LR context around each tile (default: each network's receptive field).")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
 def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, out: Path,
        save_steps: bool, device: str, weights: Path | None, kernel_weights: Path | None,
-       iterations: int | None, options: tuple[str, ...], quiet: bool) -> None:
+       iterations: int | None, options: tuple[str, ...], quiet: bool, tile: int | None,
+       tile_overlap: int | None) -> None:
     """Restore real LR images (no ground truth) and write the SR PNGs into OUT."""
     setup_logging(quiet, False)
     from bsrbench.apply import apply_method, collect_inputs
@@ -112,7 +126,8 @@ def sr(method: str, kernel: str | None, inputs: tuple[Path, ...], scale: int, ou
     files = collect_inputs(inputs)
     written = apply_method(plan, files, scale=scale, device=pick_device(device), out=out,
                            weights=weights, kernel_weights=kernel_weights,
-                           save_steps=save_steps, quiet=quiet)
+                           save_steps=save_steps, quiet=quiet, tile=tile,
+                           tile_overlap=tile_overlap)
     click.echo(f"wrote {len(written)} SR images to {out}")
 
 
