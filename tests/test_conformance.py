@@ -351,21 +351,36 @@ def test_conformance_runs_needs_grad_parts_with_autograd_as_the_runner(needs_gra
         assert _failed(results) == {"run"}, format_results(results)
 
 
+class FakeModel:
+    kernel_size = 21
+
+    def restore(self, lr, estimate, noise=None):
+        assert estimate.kernel.shape == (lr.shape[0], 21, 21)
+        return _up(lr, 2)
+
+
+def _model(name: str = "fakemodel") -> ModelSpec:
+    return ModelSpec(name, "a fake", "-", "MIT", (2,), factory=lambda c: FakeModel())
+
+
 def test_conformance_model_is_checked_composed_with_oracle():
-    class Model:
-        kernel_size = 21
-
-        def restore(self, lr, estimate, noise=None):
-            # a KernelEstimate (a bare tensor before the interface change)
-            kernel = getattr(estimate, "kernel", estimate)
-            assert kernel.shape == (lr.shape[0], 21, 21)
-            return _up(lr, 2)
-
-    spec = ModelSpec("fakemodel", "a fake", "-", "MIT", (2,), factory=lambda c: Model())
-    reg = load_registry(autoload=False, extra=[_plugin(spec)])
+    reg = load_registry(autoload=False, extra=[_plugin(_model())])
     results = check_plugin(reg, "fakemodel")
     assert {r.target for r in results} == {"fakemodel+oracle"}
     assert not _failed(results), format_results(results)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bsrbench.compose.grad_mode(True) is torch.enable_grad(), which does not leave the "
+    "inference_mode the runner (and so the checks) run a composition under: a needs_grad "
+    "estimator inside a composition gets no autograd (spy.nearest+dipfkp rows fail with "
+    "'called with grad disabled'); fix: inference_mode(False) + enable_grad"))
+def test_conformance_composed_needs_grad_estimator_gets_autograd():
+    est = EstimatorSpec("fakeest", "a fake", "-", "MIT", (2,), needs_grad=True,
+                        factory=lambda c: _OptimisingEstimator())
+    reg = load_registry(autoload=False, extra=[_plugin(_model(), est)])
+    results = check_method(reg, "fakemodel+fakeest", scales=[2])
+    assert {r.status for r in results} == {PASS}, format_results(results)
 
 
 def test_check_plugin_checks_everything_a_plugin_provides(registry):
