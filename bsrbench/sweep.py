@@ -216,7 +216,7 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     """Run every combination of ``cfg`` into one run directory and write report.html."""
     from bsrbench.device import pick_device
     from bsrbench.metrics import CONVENTIONS
-    from bsrbench.results import check_out_dir, load_frame, read_table
+    from bsrbench.results import check_out_dir, hold_run_folder, load_frame, read_table
     from bsrbench.scoring import select_metrics
     from bsrbench.summary import summary_text
 
@@ -262,13 +262,14 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
         out = Path("results") / f"{stamp}-{label}-{ds}"
     check_out_dir(out)
     _check_jobs(cfg, registry, jobs)
-    try:
-        failed = _run_jobs(cfg, registry, jobs, out, device, quiet)
-    except KeyboardInterrupt as exc:
-        raise Interrupted(f"results so far are in {out}; rerun with --out {out} to "
-                          "resume") from exc
-    results = out / "results.csv"
-    report = _write_report(out)
+    with hold_run_folder(out):
+        try:
+            failed = _run_jobs(cfg, registry, jobs, out, device, quiet)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(f"results so far are in {out}; rerun with --out {out} to "
+                              "resume") from exc
+        results = out / "results.csv"
+        report = _write_report(out)
     table = read_table(results)
     text = summary_text(load_frame(table), invalid=len(table.unresolved()),
                         notes=_notes(out))

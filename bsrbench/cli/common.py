@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,6 +25,7 @@ import click
 from bsrbench.errors import BsrbenchError, InputError
 
 __all__ = [
+    "PATH",
     "SEED",
     "Command",
     "handle_errors",
@@ -40,6 +42,20 @@ BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE: what `set -o pipefail` reports for `yes
 
 # numpy's RandomState (the noise draws) accepts seeds 0..2**32-1
 SEED = click.IntRange(0, 2**32 - 1)
+
+
+class _PathGiven(click.Path):
+    """A path option that refuses '' (an unset shell variable): pathlib reads it as '.',
+    which would silently mean the current folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: give a path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PATH = _PathGiven(path_type=Path)
 
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bsrbench.cli.common import SEED, Command, handle_errors, registry, setup_logging
+from bsrbench.cli.common import PATH, SEED, Command, handle_errors, registry, setup_logging
 
 
 @click.group()
@@ -16,7 +16,7 @@ def datasets() -> None:
 
 @datasets.command("build", cls=Command)
 @click.argument("protocol")
-@click.option("--hr", type=click.Path(path_type=Path), default=None,
+@click.option("--hr", type=PATH, default=None,
               help="Folder of HR images (default: the embedded scikit-image set).")
 @click.option("--scale", "-s", type=click.IntRange(min=1), default=None,
               help="SR factor (default: the protocol's, 4).")
@@ -26,7 +26,7 @@ def datasets() -> None:
 @click.option("--noise", type=float, default=0.0, show_default=True,
               help="Additive Gaussian noise std, 0..255.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=PATH, default=None,
               help="Output .h5 (default: the cache file name under ./datasets).")
 @handle_errors
 def datasets_build(protocol: str, hr: Path | None, scale: int | None, downsampler: str | None,
@@ -60,7 +60,7 @@ def datasets_build(protocol: str, hr: Path | None, scale: int | None, downsample
 
 
 @datasets.command("info", cls=Command)
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 @handle_errors
 def datasets_info(file: Path) -> None:
     """Print a test set's settings, provenance and content hash."""
@@ -71,8 +71,8 @@ def datasets_info(file: Path) -> None:
 
 
 @datasets.command("export", cls=Command)
-@click.argument("file", type=click.Path(path_type=Path))
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
+@click.argument("out", type=PATH)
 @handle_errors
 def datasets_export(file: Path, out: Path) -> None:
     """Write HR/LR PNGs, kernels (.npy and .png) and settings.csv into OUT."""

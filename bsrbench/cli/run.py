@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from bsrbench.cli.common import SEED, Command, handle_errors, parse_options, registry, setup_logging
+from bsrbench.cli.common import (
+    PATH,
+    SEED,
+    Command,
+    handle_errors,
+    parse_options,
+    registry,
+    setup_logging,
+)
 
 
 @click.command(cls=Command)
@@ -22,7 +30,7 @@ from bsrbench.cli.common import SEED, Command, handle_errors, parse_options, reg
 @click.option("--hr", default=None,
               help="Folder(s) of HR images, comma-separated (default: the embedded set).")
 @click.option("--scale", "-s", default=None, help="SR factor(s), e.g. 4 or 2,3,4 (default 4).")
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+@click.option("--config", "config", type=PATH, default=None,
               help="TOML file naming methods, kernels, datasets, hr, scales and options.")
 @click.option("--downsampler", default=None,
               help="matlab-bicubic (default), pil-bicubic (official IKC) or direct.")
@@ -30,12 +38,12 @@ from bsrbench.cli.common import SEED, Command, handle_errors, parse_options, reg
               help="Additive Gaussian noise std (0..255) when building the test set.")
 @click.option("--seed", type=SEED, default=None, help="Noise seed, 0..2**32-1 (default 0).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or mps.")
-@click.option("--out", "-o", "out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "-o", "out", type=PATH, default=None,
               help="Run directory (default results/<time>-<method>-<dataset>); reuse to resume.")
-@click.option("--weights", type=click.Path(path_type=Path), default=None,
+@click.option("--weights", type=PATH, default=None,
               help="Weights file or folder of the method or model (default: the plugin's "
                    "bundled weights).")
-@click.option("--kernel-weights", type=click.Path(path_type=Path), default=None,
+@click.option("--kernel-weights", type=PATH, default=None,
               help="Weights file or folder of the --kernel estimator (default: bundled).")
 @click.option("--iterations", type=int, default=None,
               help="Sets the option 'iterations' of the parts that declare it (zero-shot "
@@ -46,7 +54,7 @@ from bsrbench.cli.common import SEED, Command, handle_errors, parse_options, reg
               help="Metric convention: matlab-y (default), basicsr-y or rgb.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="LR images per forward pass (8); part of the resume check.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+@click.option("--cache-dir", type=PATH, default=None,
               help="Where generated test sets are cached (default ./datasets).")
 @click.option("--save-images", is_flag=True, default=None,
               help="Store HR, LR, every step's SR and kernels under OUT/images (for reports).")
@@ -90,14 +98,14 @@ def run(config: Path | None, options: tuple[str, ...], quiet: bool, verbose: boo
 @click.option("--method", "-m", required=True, help="Blind method, or model with --kernel.")
 @click.option("--kernel", "-k", default=None, help="Blind kernel estimator for a model.")
 @click.option("--input", "-i", "inputs", required=True, multiple=True,
-              type=click.Path(path_type=Path), help="LR image file or folder (repeatable).")
+              type=PATH, help="LR image file or folder (repeatable).")
 @click.option("--scale", "-s", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out", required=True, type=PATH)
 @click.option("--save-steps", is_flag=True, help="Also write every step's SR and kernel.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--weights", type=click.Path(path_type=Path), default=None,
+@click.option("--weights", type=PATH, default=None,
               help="Weights of the method or model (default: bundled).")
-@click.option("--kernel-weights", type=click.Path(path_type=Path), default=None,
+@click.option("--kernel-weights", type=PATH, default=None,
               help="Weights of the --kernel estimator (default: bundled).")
 @click.option("--iterations", type=int, default=None,
               help="Same as -O iterations=N (zero-shot estimators); IKC: -O steps=N.")

@@ -4,7 +4,8 @@
 - :mod:`~bsrbench.results.table`: the one reader/writer of results.csv (append-only,
   invalid rows reported, later runs supersede earlier rows of the same LR image);
 - :mod:`~bsrbench.results.provenance`: run.json, the record of every run;
-- :mod:`~bsrbench.results.layout`: where files live in a run folder.
+- :mod:`~bsrbench.results.layout`: where files live in a run folder;
+- :mod:`~bsrbench.results.lock`: one command at a time in a run folder.
 
 The runner, the summary, the report and ``compare`` all read through here. This package
 imports neither the runner nor the report.
@@ -21,6 +22,7 @@ from bsrbench.results.layout import (
     lr_stem,
     step_stem,
 )
+from bsrbench.results.lock import hold_run_folder
 from bsrbench.results.provenance import (
     RUN_JSON,
     RunLog,
@@ -64,6 +66,7 @@ __all__ = [
     "check_out_dir",
     "columns_for",
     "git_commit",
+    "hold_run_folder",
     "image_dir",
     "load_frame",
     "lr_stem",

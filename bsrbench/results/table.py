@@ -61,7 +61,11 @@ class InvalidRow:
     line: int  # 1-based line number in the file (the header is line 1)
     key: tuple[str, ...]  # its LR image identity (may hold '' parts)
     reason: str
-    run_id: str = ""  # the run that wrote it
+    run_id: str = ""  # the run that wrote it ('' when shifted: its run_id cell moved)
+    # the row has more or fewer cells than the header (a hand edit): every value after the
+    # edit sits in the wrong column. Its run cannot be told, so it is resolved only by a run
+    # that wrote the image's step 0 after it (a run writes all steps of an image at once)
+    shifted: bool = False
 
 
 @dataclass
@@ -73,6 +77,10 @@ class ResultsTable:
     rows: list[dict[str, str]] = field(default_factory=list)  # every complete row, in order
     invalid: list[InvalidRow] = field(default_factory=list)
     torn: bool = False  # the file ends in a partial line (an interrupted write)
+    # each row's cells as written (rows, above, are keyed by the header): what a rewrite
+    # that adds a column copies, so a shifted row is never realigned into plausible values
+    cells: list[list[str]] = field(default_factory=list, repr=False)
+    lines: list[int] = field(default_factory=list, repr=False)  # each row's line number
 
     @property
     def metric_columns(self) -> list[str]:
@@ -80,23 +88,50 @@ class ResultsTable:
         fixed = set(BASE_COLUMNS) | set(TAIL_COLUMNS)
         return [c for c in self.header if c not in fixed]
 
+    def _aligned(self) -> list[dict[str, str]]:
+        """The rows whose cells line up with the header (shifted rows left out)."""
+        if len(self.cells) != len(self.rows):  # a table built by hand, without cells
+            return self.rows
+        return [r for r, c in zip(self.rows, self.cells, strict=True)
+                if len(c) == len(self.header)]
+
+    def _rewritten_after(self, bad: InvalidRow, run_id: str | None) -> bool:
+        """Whether run ``run_id`` wrote step 0 of ``bad``'s image on a later line."""
+        if len(self.lines) != len(self.rows) or run_id is None:
+            return False
+        for row, cells, line in zip(self.rows, self.cells, self.lines, strict=True):
+            if line > bad.line and len(cells) == len(self.header) \
+                    and row.get("run_id", "") == run_id and row_key(row) == bad.key:
+                try:
+                    if _number(row.get("step", "")) == 0:
+                        return True
+                except ValueError:
+                    continue
+        return False
+
     def _last_runs(self) -> dict[tuple[str, ...], str]:
         last_run: dict[tuple[str, ...], str] = {}
-        for row in self.rows:
+        for row in self._aligned():
             last_run[row_key(row)] = row.get("run_id", "")
         return last_run
 
     def unresolved(self) -> list[InvalidRow]:
         """Invalid rows no later run has recomputed (their images are left out)."""
         last_run = self._last_runs()
-        return [r for r in self.invalid if last_run.get(r.key) == r.run_id]
+
+        def stands(bad: InvalidRow) -> bool:
+            if bad.shifted:
+                return not self._rewritten_after(bad, last_run.get(bad.key))
+            return last_run.get(bad.key) == bad.run_id
+
+        return [r for r in self.invalid if stands(r)]
 
     def current(self) -> list[dict[str, str]]:
         """The rows that stand: per LR image, the rows of the last run that wrote it, with
         invalid rows (and the images they belong to) left out."""
         last_run = self._last_runs()
         bad = {r.key for r in self.unresolved()}
-        return [r for r in self.rows if row_key(r) not in bad
+        return [r for r in self._aligned() if row_key(r) not in bad
                 and r.get("run_id", "") == last_run[row_key(r)]]
 
     def done(self) -> set[tuple[str, ...]]:
@@ -119,8 +154,11 @@ def _number(value: str) -> float | None:
     return float(m.group(1) if m else text)
 
 
-def _check_row(row: dict[str, str], metrics: Sequence[str]) -> str | None:
-    """Why a row cannot be used, or None."""
+def _check_row(row: dict[str, str], metrics: Sequence[str],
+               required: Iterable[str] | None = None) -> str | None:
+    """Why a row cannot be used, or None. Every cell of ``metrics`` must parse; those in
+    ``required`` (default: all of them) must also be filled on a row without an error."""
+    required = set(metrics if required is None else required)
     for col in KEY:
         if not (row.get(col) or "").strip():
             return f"empty {col}"
@@ -138,7 +176,7 @@ def _check_row(row: dict[str, str], metrics: Sequence[str]) -> str | None:
             value = _number(row.get(col, ""))
         except ValueError:
             return f"{col} {row.get(col)!r} is not a number"
-        if col in metrics and (value is None or math.isnan(value)):
+        if col in required and (value is None or math.isnan(value)):
             return f"{col} is empty on a row without an error"
     return None
 
@@ -162,15 +200,16 @@ def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> Result
     if not path.exists():
         return table
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a BOM the header must not keep
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path} ({exc}): check the file or pass another "
                          "--out") from None
     if text and not text.endswith("\n"):
         table.torn = True
         text = text[: text.rfind("\n") + 1]
-    reader = csv.DictReader(io.StringIO(text))
-    table.header = list(reader.fieldnames or [])
+    reader = csv.reader(io.StringIO(text))
+    table.header = next(reader, [])
     if not table.header and not text.strip():
         return table
     missing = [c for c in _REQUIRED if c not in table.header]
@@ -179,16 +218,37 @@ def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> Result
                          f"{', '.join(missing)}): pass another --out")
     required = tuple(metrics) if metrics is not None else tuple(
         c for c in ("psnr", "ssim") if c in table.header)
-    for i, row in enumerate(reader, start=2):
-        row = {k: (v if v is not None else "") for k, v in row.items() if k is not None}
+    width = len(table.header)
+    checked = [m for m in required if m in table.header]
+    for cells in reader:
+        if not cells:  # a blank line
+            continue
+        row = {col: (cells[j] if j < len(cells) else "") for j, col in enumerate(table.header)}
         for col in FLAG_COLUMNS:
             if col in row:
                 row[col] = _flag(row[col])
         table.rows.append(row)
-        reason = _check_row(row, [m for m in required if m in table.header])
+        table.cells.append(cells)
+        table.lines.append(reader.line_num)
+        if len(cells) != width:  # a cell too many or too few shifts every value after it
+            table.invalid.append(InvalidRow(reader.line_num, row_key(row),
+                                            f"has {len(cells)} cells, the header {width}",
+                                            shifted=True))
+    # a metric must be filled only on rows of runs that scored it (an earlier run with
+    # --metrics psnr left ssim empty on purpose): runs known by the metrics they filled
+    scored: dict[str, set[str]] = {}
+    for row, cells in zip(table.rows, table.cells, strict=True):
+        if len(cells) == width:
+            mine = scored.setdefault(row.get("run_id", ""), set())
+            mine.update(m for m in checked if row.get(m, "").strip())
+    for row, cells, line in zip(table.rows, table.cells, table.lines, strict=True):
+        if len(cells) != width:
+            continue
+        run_id = row.get("run_id", "")
+        reason = _check_row(row, checked, scored[run_id])
         if reason:
-            table.invalid.append(InvalidRow(i, row_key({k: row.get(k, "") for k in KEY}),
-                                            reason, row.get("run_id", "")))
+            table.invalid.append(InvalidRow(line, row_key(row), reason, run_id))
+    table.invalid.sort(key=lambda r: r.line)
     return table
 
 
@@ -201,18 +261,22 @@ def read_results(path: str | Path) -> list[dict[str, str]]:
 def load_frame(source: str | Path | ResultsTable) -> pd.DataFrame:
     """The rows that stand (see :meth:`ResultsTable.current`) as a typed DataFrame:
     numbers as floats (ints for scale, kernel index and step), flags as bools, ``error``
-    as '' when empty. Unknown columns are kept, numeric where they parse."""
+    as '' when empty. Unknown columns are kept: numeric when they hold numbers (a cell that
+    does not parse is NaN), as text when none does (a user's note column)."""
     import pandas as pd
 
     table = source if isinstance(source, ResultsTable) else read_table(source)
     frame = pd.DataFrame(table.current(), dtype=str)
     if frame.empty:
         return frame
-    numeric = [*NUMERIC_COLUMNS, *table.metric_columns]
-    for col in numeric:
+    for col in [*NUMERIC_COLUMNS, *table.metric_columns]:
         if col in frame:
             clean = frame[col].fillna("").str.replace(_NUMPY_REPR, r"\1", regex=True)
-            frame[col] = pd.to_numeric(clean, errors="coerce")
+            values = pd.to_numeric(clean, errors="coerce")
+            if col in table.metric_columns and values.isna().all() \
+                    and clean.str.strip().ne("").any():
+                continue  # a user's text column (no number in it): kept as text
+            frame[col] = values
     for col in INT_COLUMNS:
         if col in frame:
             frame[col] = frame[col].astype("int64")
@@ -260,9 +324,11 @@ class ResultsFile:
             self._ready = True
             return
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(self.table.rows)
+        writer = csv.writer(buf)
+        writer.writerow(cols)
+        pad = [""] * (len(cols) - len(self.table.header))
+        # every row's cells as they were (a shifted row stays shifted, so still invalid)
+        writer.writerows([*cells, *pad] for cells in self.table.cells)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:

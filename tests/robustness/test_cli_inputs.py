@@ -47,6 +47,9 @@ BAD_RUN_OPTIONS = [
     (("--config", "none.toml"), "none.toml"),
     (("--kernel", ""), "--kernel is empty"),
     (("--bogus",), "No such option"),
+    (("-o", ""), "is empty"),  # pathlib would read '' as the current folder
+    (("--weights", ""), "is empty"),
+    (("--cache-dir", " "), "is empty"),
 ]
 
 
@@ -227,4 +230,29 @@ def test_a_corrupt_png_in_images_does_not_abort_the_report(cli, saved, kind):
 def test_cache_dir_that_is_a_file_is_bad_input(cli, hr_dir, tmp_path):
     (tmp_path / "afile").write_text("keep")
     one_line_error(cli(*_run(hr_dir, "--cache-dir", "afile")), 2, "afile")
+    assert not (tmp_path / "r").exists()
+
+
+CONFIGS = [
+    ("scales = []", "--scale is empty"),
+    ("scales = [0]", "positive integer"),
+    ('scales = "4,x"', "positive integer"),
+    ("seed = -1", "seed must be"),
+    ("seed = 99999999999999999999", "seed must be"),
+    ("noise = 1e9", "noise must be"),
+    ("noise = nan", "noise must be"),
+    ("batch_size = 0", "batch-size"),
+    ('methods = ["bicubic", "bicubic"]', "twice"),
+    ('hr = ""', "--hr is empty"),
+    ("metrics = []", "--metrics is empty"),
+]
+
+
+@pytest.mark.parametrize(("line", "needle"), CONFIGS, ids=[c for c, _ in CONFIGS])
+def test_bad_config_value_is_one_line_exit_2(cli, tmp_path, line, needle):
+    keys = {"methods": '"bicubic"', "datasets": '"gaussian8"', "out": '"r"'}
+    keys.pop(line.split("=")[0].strip(), None)
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text("".join(f"{k} = {v}\n" for k, v in keys.items()) + line + "\n")
+    one_line_error(cli("run", "--config", cfg, "-q"), 2, needle)
     assert not (tmp_path / "r").exists()

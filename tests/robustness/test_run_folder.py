@@ -337,3 +337,79 @@ def test_results_csv_that_is_not_a_results_file_is_refused_and_kept(cli, base, t
     before = snapshot(out)
     one_line_error(cli(*base, plugin=fake_plugin()), 2, "results")
     assert snapshot(out) == before and not (out / "run.json").exists()
+
+
+def test_user_text_column_stays_text_and_is_not_averaged(cli, base, folder):
+    _rewrite(folder / "results.csv",
+             lambda h, rows: ([*h, "note"], [{**r, "note": "checked"} for r in rows]))
+    frame = load_frame(folder / "results.csv")
+    assert (frame["note"] == "checked").all()  # not coerced to NaN
+    res = cli(*base, plugin=fake_plugin())
+    assert res.exit_code == 0 and "note" not in res.stdout  # no column of NaN means
+
+
+def _drop_sigma_cell(path: Path, line: int) -> str:
+    """Delete one cell of a line, as a slip in a text editor does; return the line."""
+    lines = path.read_text().splitlines(keepends=True)
+    cells = lines[line - 1].split(",")
+    del cells[lines[0].strip().split(",").index("sigma")]  # later values move left
+    lines[line - 1] = ",".join(cells)
+    path.write_text("".join(lines))
+    return lines[line - 1]
+
+
+@pytest.mark.parametrize("line", [2, 3, 33], ids=["first", "inside", "last"])
+def test_row_with_a_missing_cell_is_invalid_until_a_later_run(cli, base, folder, line):
+    path = folder / "results.csv"
+    _drop_sigma_cell(path, line)
+    table = read_table(path)
+    assert [(r.line, r.shifted) for r in table.unresolved()] == [(line, True)]
+    assert "cells, the header" in table.unresolved()[0].reason
+    assert len(table.current()) == ROWS - 2  # its image is left out, both steps
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0
+    table = read_table(path)
+    assert not table.unresolved() and len(table.current()) == ROWS
+
+
+def test_rewrite_for_a_new_column_keeps_a_shifted_row_as_it_was(cli, base, tmp_path):
+    assert cli(*base, "--metrics", "psnr", plugin=fake_plugin()).exit_code == 0
+    path = tmp_path / "r" / "results.csv"
+    broken = _drop_sigma_cell(path, 3)
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0  # adds ssim: file replaced
+    text = path.read_text()
+    assert "ssim" in text.splitlines()[0]
+    assert broken.rstrip("\r\n") + "," in text  # padded, never realigned into new values
+    table = read_table(path)
+    assert [r.line for r in table.invalid] == [3] and not table.unresolved()
+
+
+def test_results_saved_with_a_byte_order_mark_still_resume(cli, base, folder):
+    path = folder / "results.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # Excel's "CSV UTF-8"
+    before = snapshot(folder)
+    res = cli(*base, plugin=fake_plugin())
+    assert res.exit_code == 0, res.output
+    assert snapshot(folder)["results.csv"] == before["results.csv"]  # nothing recomputed
+
+
+def test_second_run_into_a_folder_in_use_is_refused(cli, base, folder):
+    import os
+
+    fcntl = pytest.importorskip("fcntl")
+    before = snapshot(folder)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another run holds the folder
+        one_line_error(cli(*base, "--convention", "matlab-y", plugin=fake_plugin()), 2,
+                       "being written by another bsrbench run")
+    finally:
+        os.close(fd)
+    assert snapshot(folder) == before
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0
+
+
+def test_refused_run_into_a_new_nested_out_leaves_no_folders(cli, base, tmp_path):
+    args = [*base]
+    args[args.index("r")] = "a/b/c"
+    one_line_error(cli(*args, "-O", "steps=0", plugin=fake_plugin()), 2, "steps")
+    assert not (tmp_path / "a").exists()
