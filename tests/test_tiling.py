@@ -213,3 +213,18 @@ def test_fallback_tiles_and_out_of_memory_errors():
     assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory"))
     assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory"))
     assert not is_out_of_memory(RuntimeError("shapes do not match"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_tiled_ikc_on_cuda_matches_cpu():
+    from bsrbench.device import exact_math
+
+    exact_math("cuda")
+    batch = LRBatch(lr=_lr(2, 53, 41), scale=4)
+    with torch.inference_mode():
+        cpu = list(_ikc().run(batch))
+        method = _ikc().to("cuda")
+        method.tiling = Tiling(16)
+        gpu = list(method.run(LRBatch(lr=batch.lr.cuda(), scale=4)))
+    for a, b in zip(cpu, gpu, strict=True):
+        assert (a.sr - b.sr.cpu()).abs().max().item() < TOL
