@@ -82,7 +82,7 @@ def test_dipfkp_estimator_yields_every_n_and_the_last(registry) -> None:
     spec, est = _estimator(registry, iterations=3, step_every=2)
     assert spec.needs_grad and spec.iterative and spec.kernel_size == 21
     assert {o.name: o.default for o in spec.options} == {
-        "iterations": 1000, "step_every": 100, "seed": 1}
+        "iterations": 1000, "step_every": 100, "seed": 1, "recentre": False}
     lr = torch.rand(2, 3, 10, 9, generator=torch.Generator().manual_seed(0))
     with torch.enable_grad():
         steps = list(est.estimate(LRBatch(lr=lr, scale=4)))
@@ -131,3 +131,21 @@ def test_dipfkp_seeded_run_through_the_latent_release() -> None:
         return 20 * math.log10(1 / math.sqrt(mse))
 
     assert abs(kpsnr(kernels[-1]) - kpsnr(g["kernel_traj"][99])) <= 1.0
+
+
+def test_dipfkp_recentre_moves_fkp_alignment_to_the_centre() -> None:
+    """FKP's kernels have their centre of mass at (k - s) / 2; ``recentre`` moves them by
+    (s - 1) / 2 px to bsrbench's centred convention (index 10 of the 21x21 estimate)."""
+    import numpy as np
+    from bsrbench_fkp.kernel_ops import kernel_shift
+    from bsrbench_fkp.zeroshot import to_estimate
+    from scipy import ndimage
+
+    from bsrbench.kernels import gaussian_kernel
+
+    fkp = kernel_shift(gaussian_kernel(2.0, size=19).double().numpy(), 4)
+    assert np.allclose(ndimage.center_of_mass(fkp), (7.5, 7.5), atol=1e-3)
+    kept, moved = to_estimate([torch.from_numpy(fkp)]), to_estimate([torch.from_numpy(fkp)], 1.5)
+    assert np.allclose(ndimage.center_of_mass(kept[0].double().numpy()), (8.5, 8.5), atol=1e-3)
+    assert np.allclose(ndimage.center_of_mass(moved[0].double().numpy()), (10, 10), atol=1e-2)
+    assert abs(float(moved.sum()) - 1) < 1e-6

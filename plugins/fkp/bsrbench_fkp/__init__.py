@@ -34,6 +34,9 @@ def _zero_shot_options(iterations: int, seed: int, step_every: int) -> tuple[Opt
         OptionSpec("step_every", int, step_every,
                    "report the current kernel every N iterations (the last one always)"),
         OptionSpec("seed", int, seed, f"random initialisation seed (upstream {seed})"),
+        OptionSpec("recentre", bool, False,
+                   "move estimates by (s-1)/2 px from FKP's alignment to bsrbench's centred "
+                   "kernels (for centred protocols such as gaussian8 with --downsampler direct)"),
     )
 
 

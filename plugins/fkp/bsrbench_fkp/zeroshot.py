@@ -33,6 +33,9 @@ class ZeroShotOptions:
     iterations: int  # optimisation steps per image (the upstream default unless overridden)
     step_every: int  # yield the current kernel every N iterations (the last one always)
     seed: int  # seeds the random initialisation (the upstream default reproduces upstream)
+    # px to move every estimate down/right: (s - 1) / 2 turns FKP's alignment (centre of
+    # mass at (k - s) / 2) into bsrbench's centred one; 0 keeps upstream's kernels
+    shift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -47,7 +50,8 @@ class ZeroShotOptions:
         iterations = int(ctx.option("iterations"))
         if iterations == 0 and default_iterations is not None:
             iterations = default_iterations
-        return cls(iterations, int(ctx.option("step_every")), int(ctx.option("seed")))
+        shift = (ctx.scale - 1) / 2 if bool(ctx.option("recentre")) else 0.0
+        return cls(iterations, int(ctx.option("step_every")), int(ctx.option("seed")), shift)
 
 
 def require_grad(name: str) -> None:
@@ -58,19 +62,24 @@ def require_grad(name: str) -> None:
                           "grad disabled: run it through a runner that honours needs_grad=True")
 
 
-def to_estimate(kernels: list[Tensor]) -> Tensor:
+def to_estimate(kernels: list[Tensor], shift: float = 0.0) -> Tensor:
     """(k, k) kernels (one per image) -> (B, 21, 21) float32, zero-padded symmetrically
-    (the centre stays where it was) and renormalised to sum 1 (FKP's kernels sum to
-    0.87-1.06; bsrbench's estimate contract needs 1)."""
+    (the centre stays where it was), optionally moved by ``shift`` px down and right (cubic
+    spline, as upstream's ``kernel_shift``), and renormalised to sum 1 (FKP's kernels sum
+    to 0.87-1.06; bsrbench's estimate contract needs 1)."""
     out = []
     for k in kernels:
-        k = k.detach().to(torch.float64).clamp(min=0)
+        k = k.detach().to(device="cpu", dtype=torch.float64).clamp(min=0)
         n = k.shape[-1]
         lo = (OUT_SIZE - n) // 2
         if n <= OUT_SIZE:
             k = F.pad(k, (lo, OUT_SIZE - n - lo, lo, OUT_SIZE - n - lo))
         else:
             k = k[-lo:-lo + OUT_SIZE, -lo:-lo + OUT_SIZE]
+        if shift:
+            from scipy import ndimage
+
+            k = torch.from_numpy(ndimage.shift(k.numpy(), (shift, shift))).clamp(min=0)
         out.append((k / k.sum()).to(torch.float32))
     return torch.stack(out)
 
@@ -85,7 +94,7 @@ def lockstep(runs: list[Iterator[Tensor]], opts: ZeroShotOptions) -> Iterator[Te
     for t in range(1, opts.iterations + 1):
         current = [next(run) for run in runs]
         if t % opts.step_every == 0 or t == opts.iterations:
-            yield to_estimate(current)
+            yield to_estimate(current, opts.shift)
 
 
 def per_image(batch_lr: Tensor,
