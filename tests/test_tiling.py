@@ -228,3 +228,27 @@ def test_tiled_ikc_on_cuda_matches_cpu():
         gpu = list(method.run(LRBatch(lr=batch.lr.cuda(), scale=4)))
     for a, b in zip(cpu, gpu, strict=True):
         assert (a.sr - b.sr.cpu()).abs().max().item() < TOL
+
+
+def test_sr_cli_tiles_ikc_with_the_bundled_weights_like_the_whole_image(tmp_path):
+    import numpy as np
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from bsrbench.cli import main
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (22, 27, 3), dtype=np.uint8)).save(
+        tmp_path / "lr.png")
+    runner = CliRunner()
+    outs = []
+    for name, extra in (("whole", []), ("tiled", ["--tile", "12"])):
+        res = runner.invoke(main, ["sr", "-m", "ikc", "-i", str(tmp_path / "lr.png"), "-o",
+                                   str(tmp_path / name), "-O", "steps=1", "-q", *extra])
+        assert res.exit_code == 0, res.output
+        outs.append(np.asarray(Image.open(tmp_path / name / "lr.png")).astype(int))
+    assert outs[0].shape == (88, 108, 3)
+    assert np.abs(outs[0] - outs[1]).max() <= 1  # equal up to rounding to 8 bits
+    res = runner.invoke(main, ["sr", "-m", "ikc", "-i", str(tmp_path / "lr.png"), "-o",
+                               str(tmp_path / "bad"), "--tile-overlap", "4"])
+    assert res.exit_code == 2 and "--tile-overlap needs --tile" in res.output
