@@ -49,12 +49,19 @@ COMPOSITION_OPTIONS = (
 )
 
 
-def grad_mode(needs_grad: bool) -> contextlib.AbstractContextManager[object]:
+@contextlib.contextmanager
+def grad_mode(needs_grad: bool) -> Iterator[None]:
     """The grad mode a part runs under: autograd on for per-image optimisation
-    (``needs_grad``), ``torch.inference_mode()`` for everything else."""
+    (``needs_grad``; it also leaves an enclosing ``inference_mode``, which
+    ``enable_grad`` alone does not), ``torch.inference_mode()`` for everything else."""
     import torch
 
-    return torch.enable_grad() if needs_grad else torch.inference_mode()
+    if needs_grad:
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
+    else:
+        with torch.inference_mode():
+            yield
 
 
 @dataclass(frozen=True)

@@ -370,11 +370,6 @@ def test_conformance_model_is_checked_composed_with_oracle():
     assert not _failed(results), format_results(results)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bsrbench.compose.grad_mode(True) is torch.enable_grad(), which does not leave the "
-    "inference_mode the runner (and so the checks) run a composition under: a needs_grad "
-    "estimator inside a composition gets no autograd (spy.nearest+dipfkp rows fail with "
-    "'called with grad disabled'); fix: inference_mode(False) + enable_grad"))
 def test_conformance_composed_needs_grad_estimator_gets_autograd():
     est = EstimatorSpec("fakeest", "a fake", "-", "MIT", (2,), needs_grad=True,
                         factory=lambda c: _OptimisingEstimator())
