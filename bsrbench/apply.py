@@ -61,7 +61,8 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     written back as grey (mean of the channels). An image that fails is logged and the
     others go on; the call then raises :class:`RunError` naming the first failure.
     ``tile``/``tile_overlap`` run the parts that declare a receptive field on LR tiles
-    (:mod:`bsrbench.tiling`).
+    (:mod:`bsrbench.tiling`); an image that runs out of memory is retried with smaller
+    tiles.
     """
     from bsrbench.tiling import Tiling, set_tiling
 
@@ -81,8 +82,8 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     with Progress(len(inputs), f"sr {plan.label}", quiet=quiet) as bar:
         for path in inputs:
             try:
-                written.append(_restore_one(runnable, plan, path, scale, device, out,
-                                            save_steps))
+                written.append(_restore_fitted(runnable, plan, path, scale, device, out,
+                                               save_steps, tiling))
             except Exception as exc:  # one image (unreadable, too large for the device...)
                 msg = f"{type(exc).__name__}: {exc}".splitlines()[0]  # must not stop the rest
                 log.error("%s failed on %s: %s", plan.label, path, msg)
@@ -107,6 +108,29 @@ def _check_targets(inputs: list[Path], out: Path) -> None:
     sources = {p.resolve() for p in inputs}
     if any((out / f"{p.stem}.png").resolve() in sources for p in inputs):
         raise InputError(f"--out {out} would overwrite the input images: pass another folder")
+
+
+def _restore_fitted(runnable: Any, plan: MethodPlan, path: Path, scale: int, device: str,
+                    out: Path, save_steps: bool, tiling: Any) -> Path:
+    """:func:`_restore_one`, retried with ever smaller tiles when the image runs out of
+    memory (parts that declare a receptive field only)."""
+    from bsrbench.tiling import Fit, free_memory, is_out_of_memory, set_tiling, tileable_parts
+
+    fit = Fit(1, tiling)
+    tileable = bool(tileable_parts(runnable))
+    while True:
+        set_tiling(runnable, fit.tiling)
+        try:
+            return _restore_one(runnable, plan, path, scale, device, out, save_steps)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        free_memory(device)  # outside the except block: its frames hold the tensors
+        if not fit.shrink(1, read_image(path).pixels.shape[:2], tileable):
+            raise MemoryError(f"out of memory even with the smallest tiles ({reason})")
+        log.warning("%s: out of memory on %s (%s); retrying with %s", plan.label, path.name,
+                    reason, fit.note)
 
 
 def _restore_one(runnable: Any, plan: MethodPlan, path: Path, scale: int, device: str,

@@ -152,3 +152,18 @@ def test_user_tiles_are_used_and_validated(big_hr, tmp_path):
         _run(_registry(method), big_hr, tmp_path, out="bad", tile=2)
     with pytest.raises(InputError, match="--tile-overlap needs --tile"):
         _run(_registry(method), big_hr, tmp_path, out="bad", tile_overlap=3)
+
+
+def test_sr_retries_an_image_on_tiles_when_it_runs_out_of_memory(tmp_path):
+    from bsrbench.apply import apply_method
+
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (40, 34, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    method = Hungry(MemoryError, max_pixels=32 * 32)
+    reg = _registry(method)
+    written = apply_method(plan_method(reg, "hungry", None, {}, 4), [tmp_path / "photo.png"],
+                           scale=4, device="cpu", out=tmp_path / "sr", quiet=True)
+    sr = np.asarray(Image.open(written[0]))
+    assert np.array_equal(sr, pixels.repeat(4, 0).repeat(4, 1))
+    assert method.calls[0] == (1, 3, 40, 34) and len(method.calls) == 1 + 4
