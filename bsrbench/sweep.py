@@ -216,7 +216,13 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     """Run every combination of ``cfg`` into one run directory and write report.html."""
     from bsrbench.device import pick_device
     from bsrbench.metrics import CONVENTIONS
-    from bsrbench.results import check_out_dir, hold_run_folder, load_frame, read_table
+    from bsrbench.results import (
+        IMAGES,
+        check_out_dir,
+        hold_run_folder,
+        load_frame,
+        read_table,
+    )
     from bsrbench.scoring import select_metrics
     from bsrbench.summary import summary_text
 
@@ -261,6 +267,10 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
         ds = Path(cfg.datasets[0]).stem if len(cfg.datasets) == 1 else "datasets"
         out = Path("results") / f"{stamp}-{label}-{ds}"
     check_out_dir(out)
+    images = out / IMAGES
+    if cfg.save_images and images.exists() and not images.is_dir():  # would fail each image
+        raise InputError(f"{images} is a file, but --save-images writes a folder there: "
+                         "move the file, or pass another --out")
     _check_jobs(cfg, registry, jobs)
     with hold_run_folder(out):
         try:

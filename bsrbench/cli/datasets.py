@@ -66,6 +66,7 @@ def datasets_info(file: Path) -> None:
     """Print a test set's settings, provenance and content hash."""
     from bsrbench.datasets import describe
 
+    _test_set_file(file)
     for key, value in describe(file).items():
         click.echo(f"{key}: {value}")
 
@@ -79,9 +80,19 @@ def datasets_export(file: Path, out: Path) -> None:
     from bsrbench.datasets import export_dataset
     from bsrbench.results import check_out_dir
 
+    _test_set_file(file)
     check_out_dir(out, "OUT")
     n = export_dataset(file, out)
     click.echo(f"wrote {n} LR images to {out}")
+
+
+def _test_set_file(file: Path) -> None:
+    """A folder given where a test-set file belongs is named as one, not "not found"."""
+    from bsrbench.errors import InputError
+
+    if file.is_dir():
+        raise InputError(f"{file} is a folder, not a test-set file: pass FILE.h5 (build one "
+                         "with `bsrbench datasets build PROTOCOL`)")
 
 
 def register(group: click.Group) -> None:

@@ -256,3 +256,39 @@ def test_bad_config_value_is_one_line_exit_2(cli, tmp_path, line, needle):
     cfg.write_text("".join(f"{k} = {v}\n" for k, v in keys.items()) + line + "\n")
     one_line_error(cli("run", "--config", cfg, "-q"), 2, needle)
     assert not (tmp_path / "r").exists()
+
+
+def test_datasets_info_and_export_of_a_folder_say_it_is_a_folder(cli, hr_dir, tmp_path):
+    one_line_error(cli("datasets", "info", hr_dir), 2, "is a folder, not a test-set file")
+    one_line_error(cli("datasets", "export", hr_dir, "out"), 2, "is a folder")
+    assert not (tmp_path / "out").exists()
+
+
+def test_save_images_onto_a_file_named_images_is_refused_before_work(cli, hr_dir, tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "images").write_text("mine")
+    one_line_error(cli(*_run(hr_dir, "--save-images")), 2, "r/images is a file")
+    assert [p.name for p in (tmp_path / "r").iterdir()] == ["images"]
+
+
+@pytest.mark.xfail(strict=True, reason="bsrbench/datasets/_build.py checks HR sizes "
+                   "(_check_size) only while building; dataset_settings, which the sweep "
+                   "calls for every job up front, should check them too (data engineer)")
+def test_hr_image_too_small_is_found_before_work(cli, hr_dir, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tiny / "t.png")
+    res = cli("run", "-m", "bicubic", "-d", "gaussian8", "--hr", f"{hr_dir},{tiny}",
+              "-o", "r", "-q")
+    one_line_error(res, 2, "too small")
+    assert not (tmp_path / "r").exists()
+
+
+def test_option_with_an_empty_value_is_refused(cli, hr_dir, tmp_path):
+    res = cli("run", "-m", "fake", "-d", "gaussian8", "--hr", hr_dir, "-o", "r", "-q",
+              "-O", "steps=", plugin=fake_plugin())
+    one_line_error(res, 2, "steps")
+    assert not (tmp_path / "r").exists()
