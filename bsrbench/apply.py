@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bsrbench.compose import MethodPlan
-from bsrbench.errors import InputError, RunError
+from bsrbench.errors import InputError, Interrupted, RunError
 from bsrbench.images import IMAGE_SUFFIXES, list_image_files, read_image, write_png
 from bsrbench.progress import Progress
 from bsrbench.results import check_out_dir
@@ -84,6 +84,10 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
             try:
                 written.append(_restore_fitted(runnable, plan, path, scale, device, out,
                                                save_steps, tiling))
+            except KeyboardInterrupt as exc:  # sr does not resume: say what is there
+                raise Interrupted(f"{len(written)} of {len(inputs)} SR images were written "
+                                  f"to {out} (each is complete); rerun to restore them "
+                                  "all") from exc
             except Exception as exc:  # one image (unreadable, too large for the device...)
                 msg = f"{type(exc).__name__}: {exc}".splitlines()[0]  # must not stop the rest
                 log.error("%s failed on %s: %s", plan.label, path, msg)

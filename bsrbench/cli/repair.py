@@ -15,9 +15,11 @@ from bsrbench.cli.common import Command, handle_errors
 def repair(run_dir: Path) -> None:
     """Rebuild RUN_DIR/run.json from RUN_DIR/results.csv (a corrupt one is kept as
     run.json.corrupt) and say what could not be recovered."""
+    from bsrbench.results import hold_run_folder
     from bsrbench.results import repair as rebuild
 
-    path, lost = rebuild(run_dir)
+    with hold_run_folder(run_dir):  # not while a run writes run.json there
+        path, lost = rebuild(run_dir)
     click.echo(f"rebuilt {path} from results.csv; not recovered: {', '.join(lost)} "
                "(a resumed run cannot check those)")
 

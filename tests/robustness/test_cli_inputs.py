@@ -292,3 +292,20 @@ def test_option_with_an_empty_value_is_refused(cli, hr_dir, tmp_path):
               "-O", "steps=", plugin=fake_plugin())
     one_line_error(res, 2, "steps")
     assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_in_sr_says_what_was_written(cli, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((12, 10, 3), 90, np.uint8)).save(photos / "a.png")
+    Image.fromarray(np.full((10, 11, 3), 90, np.uint8)).save(photos / "b.png")  # interrupts
+    res = cli("sr", "-m", "fake", "-i", photos, "-o", "o", "-q",
+              plugin=fake_plugin(interrupt=True))
+    assert res.exit_code == 130
+    assert res.stderr.strip().splitlines() == [
+        "interrupted: 1 of 2 SR images were written to o (each is complete); rerun to "
+        "restore them all"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.png"]

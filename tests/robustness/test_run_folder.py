@@ -413,3 +413,60 @@ def test_refused_run_into_a_new_nested_out_leaves_no_folders(cli, base, tmp_path
     args[args.index("r")] = "a/b/c"
     one_line_error(cli(*args, "-O", "steps=0", plugin=fake_plugin()), 2, "steps")
     assert not (tmp_path / "a").exists()
+
+
+def test_repair_waits_for_no_run_holding_the_folder(cli, folder):
+    import os
+
+    fcntl = pytest.importorskip("fcntl")
+    (folder / "run.json").unlink()
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        one_line_error(cli("repair", "r"), 2, "being written by another bsrbench run")
+        assert not (folder / "run.json").exists()
+    finally:
+        os.close(fd)
+    assert cli("repair", "r").exit_code == 0
+
+
+def test_failed_rewrite_for_a_new_column_leaves_the_file_and_no_tmp(cli, base, tmp_path,
+                                                                     monkeypatch):
+    import os
+
+    import bsrbench.results.table as table_module
+
+    assert cli(*base, "--metrics", "psnr", plugin=fake_plugin(fail=True)).exit_code == 1
+    out = tmp_path / "r"
+    before = (out / "results.csv").read_bytes()
+
+    class FullDiskOs:  # os as results.table sees it, with a disk that fills on fsync
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fsync(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(table_module, "os", FullDiskOs())
+        one_line_error(cli(*base, plugin=fake_plugin()), 1, "disk full")  # adds ssim
+    assert (out / "results.csv").read_bytes() == before
+    assert_no_debris(tmp_path)
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0
+    assert "ssim" in read_table(out / "results.csv").header
+
+
+def test_unreadable_results_csv_is_bad_input_and_kept(cli, base, folder, monkeypatch):
+    before = snapshot(folder)
+    real = Path.read_text
+
+    def no_permission(self, *args, **kwargs):
+        if self.name == "results.csv":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:  # root reads any file: simulate chmod 000
+        m.setattr(Path, "read_text", no_permission)
+        one_line_error(cli(*base, plugin=fake_plugin()), 2, "cannot read", "results.csv")
+    assert snapshot(folder) == before
