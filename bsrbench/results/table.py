@@ -141,8 +141,11 @@ class ResultsTable:
         return {row_key(r) for r in current if r.get("is_final") == "True"} - failed
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
 def _flag(value: str) -> str:
-    return "True" if str(value).strip().lower() in ("true", "1", "yes") else "False"
+    return "True" if str(value).strip().lower() in _TRUE else "False"
 
 
 def _number(value: str) -> float | None:
@@ -220,10 +223,13 @@ def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> Result
         c for c in ("psnr", "ssim") if c in table.header)
     width = len(table.header)
     checked = [m for m in required if m in table.header]
+    flagged: set[int] = set()  # rows with a flag that is neither true nor false
     for cells in reader:
         if not cells:  # a blank line
             continue
         row = {col: (cells[j] if j < len(cells) else "") for j, col in enumerate(table.header)}
+        odd = next((f"{col} {row[col]!r} is neither True nor False" for col in FLAG_COLUMNS
+                    if col in row and row[col].strip().lower() not in (*_TRUE, *_FALSE)), "")
         for col in FLAG_COLUMNS:
             if col in row:
                 row[col] = _flag(row[col])
@@ -234,6 +240,10 @@ def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> Result
             table.invalid.append(InvalidRow(reader.line_num, row_key(row),
                                             f"has {len(cells)} cells, the header {width}",
                                             shifted=True))
+        elif odd:
+            flagged.add(len(table.rows) - 1)
+            table.invalid.append(InvalidRow(reader.line_num, row_key(row), odd,
+                                            row.get("run_id", "")))
     # a metric must be filled only on rows of runs that scored it (an earlier run with
     # --metrics psnr left ssim empty on purpose): runs known by the metrics they filled
     scored: dict[str, set[str]] = {}
@@ -241,8 +251,9 @@ def read_table(path: str | Path, metrics: Sequence[str] | None = None) -> Result
         if len(cells) == width:
             mine = scored.setdefault(row.get("run_id", ""), set())
             mine.update(m for m in checked if row.get(m, "").strip())
-    for row, cells, line in zip(table.rows, table.cells, table.lines, strict=True):
-        if len(cells) != width:
+    for i, (row, cells, line) in enumerate(zip(table.rows, table.cells, table.lines,
+                                               strict=True)):
+        if len(cells) != width or i in flagged:
             continue
         run_id = row.get("run_id", "")
         reason = _check_row(row, checked, scored[run_id])

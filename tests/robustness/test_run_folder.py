@@ -470,3 +470,28 @@ def test_unreadable_results_csv_is_bad_input_and_kept(cli, base, folder, monkeyp
         m.setattr(Path, "read_text", no_permission)
         one_line_error(cli(*base, plugin=fake_plugin()), 2, "cannot read", "results.csv")
     assert snapshot(folder) == before
+
+
+def test_flag_that_is_neither_true_nor_false_is_invalid(cli, base, folder):
+    path = folder / "results.csv"
+
+    def spoil(header, rows):
+        rows[9]["is_final"] = "maybe"  # colour, kernel 1, final step
+        return header, rows
+
+    _rewrite(path, spoil)
+    table = read_table(path)
+    assert [r.reason for r in table.unresolved()] == ["is_final 'maybe' is neither True nor "
+                                                      "False"]
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0
+    assert not read_table(path).unresolved()
+
+
+def test_columns_reordered_by_a_user_still_resume_and_append_aligned(cli, base, folder):
+    path = folder / "results.csv"
+    _rewrite(path, lambda h, rows: (h[::-1], [r for r in rows if r["image"] == "colour"]))
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0
+    table = read_table(path)
+    assert table.header[0] == "error" and not table.invalid  # the user's order is kept
+    assert len(table.current()) == ROWS
+    assert {r["method"] for r in table.rows} == {"fake"}  # new rows in the user's order
