@@ -92,6 +92,11 @@ class Tiling:
         """The overlap used for a part with this receptive field."""
         return receptive_field if self.overlap is None else self.overlap
 
+    def capped(self, size: int) -> Tiling:
+        """The same tiling with cores of at most ``size``: for parts with a small receptive
+        field, whose overlap costs little, so smaller tiles bound memory almost for free."""
+        return self if self.size <= size else Tiling(size, self.overlap)
+
     def label(self) -> str:
         """As the results' ``fallback`` column and run.json record it."""
         return f"tile={self.size}" + ("" if self.overlap is None else

@@ -134,16 +134,19 @@ class SFTMD(nn.Module):
         self.conv_output = nn.Conv2d(nf, out_nc, 9, padding=4)
 
     @property
-    def receptive_field(self) -> int:
-        """Radius in LR pixels beyond which an LR pixel cannot change an SR pixel.
-
-        Head: three 3×3 convs; each residual block: two SFT layers (two 3×3 convs in
-        series each; the code map is constant) and two 3×3 convs; tail: one SFT layer and
-        conv_mid; then every upsampling conv and the 9×9 output conv at their own
-        resolution, each rounded up to whole LR pixels (an upper bound): 105 for the
-        released ×2/×3/×4 layouts (nb = 16). Tiles with this overlap are exact.
+    def trunk_field(self) -> int:
+        """Radius in LR pixels of :meth:`trunk`: three 3×3 head convs; per residual block
+        two SFT layers (two 3×3 convs in series each; the code map is constant) and two
+        3×3 convs; the tail SFT layer and conv_mid. 102 for the released layout (nb = 16).
         """
-        radius, res = 3 + 6 * self.nb + 3, 1
+        return 3 + 6 * self.nb + 3
+
+    @property
+    def tail_field(self) -> int:
+        """Radius in LR pixels of :meth:`tail`: every upsampling conv and the 9×9 output
+        conv at their own resolution, each rounded up to whole LR pixels (an upper bound):
+        3 at ×2, ×3 and ×4."""
+        radius, res = 0, 1
         for layer in self.upscale:
             if isinstance(layer, nn.PixelShuffle):
                 res *= layer.upscale_factor
@@ -151,12 +154,19 @@ class SFTMD(nn.Module):
                 radius += -(-(layer.kernel_size[0] // 2) // res)
         return radius + -(-(self.conv_output.kernel_size[0] // 2) // res)
 
+    @property
+    def receptive_field(self) -> int:
+        """Radius in LR pixels beyond which an LR pixel cannot change an SR pixel: 105 for
+        the released ×2/×3/×4 layouts. Tiles with this overlap are exact."""
+        return self.trunk_field + self.tail_field
+
     def blocks(self) -> list[SFTResidualBlock]:
         """The residual blocks in order (their names are not Python identifiers)."""
         return [getattr(self, f"SFT-residual{i}") for i in range(1, self.nb + 1)]
 
-    def forward(self, lr: Tensor, code: Tensor) -> Tensor:
-        """Return SR ``(B, out_nc, s*h, s*w)`` for LR ``(B, in_nc, h, w)`` and codes ``(B, d)``.
+    def trunk(self, lr: Tensor, code: Tensor) -> Tensor:
+        """LR-resolution features ``(B, nf, h, w)`` before upsampling, for LR
+        ``(B, in_nc, h, w)`` and codes ``(B, d)``.
 
         The code is broadcast over the LR grid and the same map feeds every SFT layer.
         """
@@ -169,9 +179,20 @@ class SFTMD(nn.Module):
         for block in self.blocks():
             fea = block(fea, code_map)
         # No activation between the tail SFT layer and conv_mid (FACTS.md §2a).
-        fea = self.conv_mid(self.sft(fea + fea_bef, code_map))
+        return self.conv_mid(self.sft(fea + fea_bef, code_map))
+
+    def tail(self, fea: Tensor) -> Tensor:
+        """Upsample trunk features to SR ``(B, out_nc, s*h, s*w)`` (clamped if ``clamp``).
+
+        Most of the working memory is here, at SR resolution, while its receptive field
+        is 3 LR pixels: tiling it apart from the trunk costs almost no overlap.
+        """
         out = self.conv_output(self.upscale(fea))
         return out.clamp(0.0, 1.0) if self.clamp else out
+
+    def forward(self, lr: Tensor, code: Tensor) -> Tensor:
+        """Return SR ``(B, out_nc, s*h, s*w)`` for LR ``(B, in_nc, h, w)`` and codes ``(B, d)``."""
+        return self.tail(self.trunk(lr, code))
 
 
 def _conv_stack(in_nc: int, channels: list[int], strides: list[int]) -> nn.Sequential:

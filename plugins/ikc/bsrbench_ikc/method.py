@@ -92,41 +92,46 @@ def _check_steps(steps: int) -> int:
 
 
 # Working memory in bytes per pixel, fitted on the CPU (float32, torch 2.13, peak RSS of
-# one forward at 96² and 192² LR, ×2 and ×4): SFTMD per LR pixel 2048 + 512·s² (nf = 64),
-# the Corrector per SR pixel 576, the Predictor per LR pixel 1536.
+# one forward at 96² and 192² LR, ×2 and ×4): SFTMD per LR pixel 2048 (trunk) + 512·s²
+# (tail, at SR resolution) for nf = 64, the Corrector per SR pixel 576, the Predictor per
+# LR pixel 1536.
 _SFTMD_BYTES = (2048, 512)
 _CORRECTOR_BYTES = 576
 _PREDICTOR_BYTES = 1536
+# LR tile side for the parts with small receptive fields (SFTMD's tail: 3 LR pixels; the
+# pooled Predictor and Corrector maps): little overlap, so small tiles cost little time
+_SMALL_TILE = 128
 
 
 def _restore(sftmd: SFTMD, lr: Tensor, code: Tensor, tiling: Tiling | None) -> Tensor:
-    """``sftmd(lr, code)``, on tiles when ``tiling`` cuts the image."""
-    if not needs_tiles(tiling, *lr.shape[-2:]):
+    """``sftmd(lr, code)``, on tiles when ``tiling`` cuts the image: the trunk on tiles of
+    ``tiling`` (overlap: its field, 102), then the tail, which holds most of the memory at
+    SR resolution but sees 3 LR pixels, on tiles of at most :data:`_SMALL_TILE`."""
+    if tiling is None or not needs_tiles(tiling, *lr.shape[-2:]):
         return sftmd(lr, code)
-    return run_tiled(lambda t: sftmd(t, code), lr, sftmd.scale, tiling, sftmd.receptive_field)
+    fea = run_tiled(lambda t: sftmd.trunk(t, code), lr, 1, tiling, sftmd.trunk_field)
+    return run_tiled(sftmd.tail, fea, sftmd.scale, tiling.capped(_SMALL_TILE),
+                     sftmd.tail_field)
 
 
 def _predict(predictor: Predictor, lr: Tensor, tiling: Tiling | None) -> Tensor:
     """The Predictor's code of the whole LR, averaged over tiles when ``tiling`` cuts it."""
-    if not needs_tiles(tiling, *lr.shape[-2:]):
+    if tiling is None or not needs_tiles(tiling, *lr.shape[-2:]):
         return predictor(lr)
-    assert tiling is not None
     radius, stride = predictor.field
     return pooled_mean(predictor.features, lr, stride=stride, receptive_field=radius,
-                       size=tiling.size)
+                       size=tiling.capped(_SMALL_TILE).size)
 
 
 def _correct(corrector: Corrector, sr: Tensor, code: Tensor, scale: int,
              tiling: Tiling | None) -> Tensor:
-    """The Corrector's next code from the whole SR image; tiles of ``scale`` times the LR
-    tile size when ``tiling`` cuts the image."""
-    sr_tiles = None if tiling is None else Tiling(tiling.size * scale)
-    if not needs_tiles(sr_tiles, *sr.shape[-2:]):
+    """The Corrector's next code from the whole SR image; when ``tiling`` cuts the image,
+    averaged over SR tiles of ``scale`` times at most :data:`_SMALL_TILE` LR pixels."""
+    if tiling is None or not needs_tiles(tiling, *(n // scale for n in sr.shape[-2:])):
         return corrector(sr, code)
-    assert sr_tiles is not None
     radius, stride = corrector.field
     delta = pooled_mean(lambda t: corrector.delta_map(t, code), sr, stride=stride,
-                        receptive_field=radius, size=sr_tiles.size)
+                        receptive_field=radius, size=tiling.capped(_SMALL_TILE).size * scale)
     return code + delta.to(code.dtype)
 
 
@@ -145,11 +150,18 @@ def _ikc_loop(
 
 
 def _sftmd_bytes(sftmd: SFTMD, h: int, w: int, tiling: Tiling | None) -> int:
-    nf = sftmd.config["nf"] / 64
-    per_px = nf * (_SFTMD_BYTES[0] + _SFTMD_BYTES[1] * sftmd.scale**2)
-    out = 3 * 4 * sftmd.scale**2 * h * w * 3  # SR, its clamped copy, the step's copy
-    return int(per_px * tile_area(h, w, tiling, tiling.overlap_for(sftmd.receptive_field)
-                                  if tiling else 0)) + out
+    """Peak working bytes of :func:`_restore` for one LR image of ``h`` x ``w``."""
+    nf, s = sftmd.config["nf"] / 64, sftmd.scale
+    out = 3 * 4 * s**2 * h * w * 3  # SR, its clamped copy, the step's copy
+    if tiling is None or not needs_tiles(tiling, h, w):
+        return int(nf * (_SFTMD_BYTES[0] + _SFTMD_BYTES[1] * s**2) * h * w) + out
+    small = tiling.capped(_SMALL_TILE)
+    trunk = nf * _SFTMD_BYTES[0] * tile_area(h, w, tiling,
+                                             tiling.overlap_for(sftmd.trunk_field))
+    tail = nf * _SFTMD_BYTES[1] * s**2 * tile_area(h, w, small,
+                                                   small.overlap_for(sftmd.tail_field))
+    fea = 4 * sftmd.config["nf"] * h * w  # the trunk's stitched features
+    return int(max(trunk, tail) + fea) + out
 
 
 class IKCMethod:
@@ -194,10 +206,12 @@ class IKCMethod:
         s = self.sftmd.scale
         nf_c = self.corrector.config["nf"] / 64
         nf_p = self.predictor.config["nf"] / 64
-        sr_tiles = None if tiling is None else Tiling(tiling.size * s)
+        small = None if tiling is None or not needs_tiles(tiling, h, w) else \
+            tiling.capped(_SMALL_TILE)
+        sr_tiles = None if small is None else Tiling(small.size * s)
         corr = _CORRECTOR_BYTES * nf_c * tile_area(s * h, s * w, sr_tiles,
                                                    sum(self.corrector.field), 4)
-        pred = _PREDICTOR_BYTES * nf_p * tile_area(h, w, tiling, sum(self.predictor.field), 2)
+        pred = _PREDICTOR_BYTES * nf_p * tile_area(h, w, small, sum(self.predictor.field), 2)
         return b * max(_sftmd_bytes(self.sftmd, h, w, tiling), int(corr), int(pred))
 
     def run(self, batch: LRBatch) -> Iterator[Step]:
