@@ -252,3 +252,26 @@ def test_sr_cli_tiles_ikc_with_the_bundled_weights_like_the_whole_image(tmp_path
     res = runner.invoke(main, ["sr", "-m", "ikc", "-i", str(tmp_path / "lr.png"), "-o",
                                str(tmp_path / "bad"), "--tile-overlap", "4"])
     assert res.exit_code == 2 and "--tile-overlap needs --tile" in res.output
+
+
+def test_run_cli_tiles_srmd_and_scores_like_the_whole_image(hr_dir, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from bsrbench.cli import main
+    from bsrbench.results import read_results
+
+    psnr = {}
+    for name, extra in (("whole", []), ("tiled", ["--tile", "8"])):
+        out = tmp_path / name
+        res = CliRunner().invoke(main, [
+            "run", "-m", "srmdnf", "-k", "oracle", "-d", "gaussian8", "--hr", str(hr_dir),
+            "--cache-dir", str(tmp_path / "ds"), "--out", str(out), "-q", *extra])
+        assert res.exit_code == 0, res.output
+        rows = read_results(out / "results.csv")
+        assert len(rows) == 16 and {r["fallback"] for r in rows} == {""}
+        psnr[name] = {(r["image"], r["kernel_index"]): float(r["psnr"]) for r in rows}
+    assert max(abs(psnr["whole"][k] - psnr["tiled"][k]) for k in psnr["whole"]) < 0.01
+    meta = json.loads((tmp_path / "tiled" / "run.json").read_text())["runs"][-1]
+    assert meta["tile"] == {"size": 8, "overlap": None}
