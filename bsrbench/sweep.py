@@ -128,10 +128,16 @@ def _scale(value: Any) -> int:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if Path(path).is_dir():
+        raise InputError(f"config file {path} is a folder: pass a TOML file")
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"config file {path} not found") from None
+    except UnicodeDecodeError:
+        raise InputError(f"config file {path} is not text (UTF-8): pass a TOML file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read config file {path} ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
     allowed = {f.name for f in fields(SweepConfig)} - {"command"}

@@ -309,3 +309,15 @@ def test_ctrl_c_in_sr_says_what_was_written(cli, tmp_path):
         "interrupted: 1 of 2 SR images were written to o (each is complete); rerun to "
         "restore them all"]
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("kind", ["binary", "folder", "not-toml"])
+def test_config_that_is_not_a_toml_file_is_one_line(cli, tmp_path, kind):
+    cfg = tmp_path / "sweep.toml"
+    if kind == "binary":
+        cfg.write_bytes(bytes(range(128, 256)))
+    elif kind == "folder":
+        cfg.mkdir()
+    else:
+        cfg.write_text("methods = [bicubic\n")
+    one_line_error(cli("run", "--config", cfg, "-q"), 2, "config file")
