@@ -53,6 +53,25 @@ def resume_settings(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# the fields the resume check reads, and the JSON types they must have when present
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "run_id": str, "method": str, "convention": str, "dataset": dict, "options": dict,
+    "weights_sha256": dict, "batch_size": int,
+}
+
+
+def _wrong_field(entry: Mapping[str, Any]) -> str | None:
+    """Why a run.json entry cannot be read by the resume check (a hand edit), or None."""
+    for name, types in _FIELD_TYPES.items():
+        value = entry.get(name)
+        if value is not None and not isinstance(value, types):
+            return f"{name!r} is {type(value).__name__} {value!r}"[:120]
+    dataset = entry.get("dataset") or {}
+    if not isinstance(dataset.get("scale", 0), int | None):
+        return f"'dataset.scale' is {dataset.get('scale')!r}"
+    return None
+
+
 def _rows_identity(meta: Mapping[str, Any]) -> tuple[Any, ...]:
     """What results.csv keys a run's rows on: method label, dataset label, scale."""
     ds = meta.get("dataset") or {}
@@ -92,6 +111,11 @@ class RunLog:
         if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
             raise InputError(f"{self.path} is not a bsrbench run record (no list 'runs'): "
                              f"{ways_out}")
+        for i, entry in enumerate(runs):
+            wrong = _wrong_field(entry)
+            if wrong:
+                raise InputError(f"{self.path} entry {i + 1} is malformed ({wrong}): "
+                                 f"{ways_out}")
         self.runs = runs
 
     def check_resume(self, meta: Mapping[str, Any], wrote_rows: Iterable[str]) -> None:

@@ -495,3 +495,16 @@ def test_columns_reordered_by_a_user_still_resume_and_append_aligned(cli, base, 
     assert table.header[0] == "error" and not table.invalid  # the user's order is kept
     assert len(table.current()) == ROWS
     assert {r["method"] for r in table.rows} == {"fake"}  # new rows in the user's order
+
+
+@pytest.mark.parametrize("field", ["dataset", "weights_sha256", "options", "run_id"])
+def test_hand_edited_run_json_entry_is_refused_and_repairable(cli, base, folder, field):
+    entries = _runs(folder)
+    entries[0][field] = ["not", "an", "object"]
+    (folder / "run.json").write_text(json.dumps({"runs": entries}))
+    before = snapshot(folder)
+    one_line_error(cli(*base, plugin=fake_plugin()), 2, f"entry 1 is malformed ('{field}'",
+                   "bsrbench repair r")
+    assert snapshot(folder) == before
+    assert cli("repair", "r").exit_code == 0
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0
