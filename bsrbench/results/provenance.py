@@ -193,7 +193,10 @@ def repair(folder: str | Path) -> tuple[Path, list[str]]:
         raise InputError(f"{folder / 'results.csv'} has no rows to rebuild {RUN_JSON} from")
     lost = ["test set content hash", "options", "weights", "versions and command"]
     seen: dict[tuple[str, ...], dict[str, Any]] = {}
-    for row in table.rows:
+    bad = {r.line for r in table.invalid}  # a shifted or hand-broken row names no run
+    for row, line in zip(table.rows, table.lines, strict=True):
+        if line in bad:
+            continue
         key = (row.get("run_id", ""), row["method"], row["dataset"], row["scale"])
         if key in seen:
             continue
@@ -205,7 +208,14 @@ def repair(folder: str | Path) -> tuple[Path, list[str]]:
                         "downsampler": row.get("downsampler")},
             "repaired": {"from": "results.csv", "not recovered": lost},
         }
-    if path.exists():
-        path.replace(path.with_name(path.name + ".corrupt"))
+    if not seen:
+        raise InputError(f"{folder / 'results.csv'} has no valid rows to rebuild {RUN_JSON} "
+                         "from")
+    if path.exists():  # kept for the user, never over an earlier kept copy
+        keep = path.with_name(path.name + ".corrupt")
+        n = 1
+        while keep.exists():
+            keep, n = path.with_name(f"{path.name}.corrupt.{n}"), n + 1
+        path.replace(keep)
     RunLog(folder)._write(list(seen.values()))
     return path, lost

@@ -508,3 +508,18 @@ def test_hand_edited_run_json_entry_is_refused_and_repairable(cli, base, folder,
     assert snapshot(folder) == before
     assert cli("repair", "r").exit_code == 0
     assert cli(*base, plugin=fake_plugin()).exit_code == 0
+
+
+def test_repair_skips_broken_rows_and_keeps_every_corrupt_copy(cli, base, folder):
+    def spoil(header, rows):
+        rows[0]["scale"] = "x4"
+        return header, rows
+
+    _rewrite(folder / "results.csv", spoil)
+    for attempt in range(2):
+        (folder / "run.json").write_text(f"{{broken {attempt}")
+        res = cli("repair", "r")
+        assert res.exit_code == 0, res.output
+    assert (folder / "run.json.corrupt").read_text() == "{broken 0"
+    assert (folder / "run.json.corrupt.1").read_text() == "{broken 1"
+    assert [e["dataset"]["scale"] for e in _runs(folder)] == [4]
