@@ -80,6 +80,10 @@ def load_state_dict(
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found")
+    if path.stat().st_size == 0:
+        kind = "safetensors file" if path.suffix == ".safetensors" else "checkpoint"
+        raise WeightsError(f"{path} is not a valid {kind}: it is empty (0 bytes), an "
+                           "interrupted copy or download? fetch it again")
     if sha256 is None:
         sha256 = pinned_sha256(path) or (known or {}).get(path.name)
     if sha256 is not None:

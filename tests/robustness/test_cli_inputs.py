@@ -169,18 +169,21 @@ def test_datasets_build_checks_its_paths_and_ranges(cli, hr_dir, tmp_path):
     assert_no_debris(tmp_path)
 
 
-@pytest.mark.parametrize("kind", ["pickle", "random"])
+@pytest.mark.parametrize("kind", ["pickle", "random", "empty"])
 def test_random_pth_as_weights_never_advises_weights_only_false(cli, hr_dir, tmp_path, kind):
     import pickle
 
     path = tmp_path / "random.pth"
     if kind == "pickle":
         path.write_bytes(pickle.dumps({"a": object.__name__, "b": [1, 2]}))
-    else:
+    elif kind == "random":
         path.write_bytes(bytes(range(256)) * 16)
+    else:
+        path.write_bytes(b"")
     res = cli("run", "-m", "srmd", "-k", "oracle", "-d", "gaussian8", "--hr", hr_dir,
               "--weights", path, "-o", "r", "-q")
-    line = one_line_error(res, 2, "random.pth", "not a checkpoint of plain tensors")
+    line = one_line_error(res, 2, "random.pth", "is empty" if kind == "empty" else
+                          "not a checkpoint of plain tensors")
     assert "weights_only=False" not in res.output and "arbitrary code" not in line
     assert not (tmp_path / "r").exists()
 
