@@ -58,7 +58,6 @@ class _PathGiven(click.Path):
 PATH = _PathGiven(path_type=Path)
 
 
-
 class _OneLineUsageError(click.UsageError):
     """A click usage error shown as one line, as every other error is."""
 
