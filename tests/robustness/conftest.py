@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from robust_helpers import fake_plugin
 
 
 @pytest.fixture
@@ -36,3 +37,17 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
         return runner.invoke(main, [str(a) for a in args])
 
     return invoke
+
+
+@pytest.fixture
+def base(hr_dir: Path) -> tuple[str, ...]:
+    """``bsrbench run`` of the fake method on ``hr_dir`` (Gaussian8 x4) into ``r``."""
+    return ("run", "-m", "fake", "-d", "gaussian8", "--hr", str(hr_dir), "-o", "r", "-q")
+
+
+@pytest.fixture
+def folder(cli: Callable[..., Result], base: tuple[str, ...], tmp_path: Path) -> Path:
+    """A run folder holding one finished run of the fake method."""
+    res = cli(*base, plugin=fake_plugin())
+    assert res.exit_code == 0, res.output
+    return tmp_path / "r"

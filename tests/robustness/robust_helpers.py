@@ -4,7 +4,11 @@ checks, and before/after snapshots of a run folder. Imported by the tests of thi
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,18 @@ from click.testing import Result
 from bsrbench import MethodSpec, OptionSpec, Step, hookimpl
 from bsrbench.errors import InputError
 
-__all__ = ["FakeMethod", "assert_no_debris", "fake_plugin", "one_line_error", "snapshot"]
+__all__ = [
+    "ROWS",
+    "FakeMethod",
+    "assert_no_debris",
+    "fake_plugin",
+    "one_line_error",
+    "rewrite_csv",
+    "run_entries",
+    "snapshot",
+]
+
+ROWS = 32  # a fake run on hr_dir: 2 HR images x 8 kernels (Gaussian8) x 2 steps
 
 GREY_LR_WIDTH = 11  # width of hr_dir's grey image (40x44) at x4: the fake fails on it
 
@@ -86,3 +101,21 @@ def assert_no_debris(root: Path) -> None:
         assert not p.name.endswith((".tmp", ".partial")), p
         if p.name == "results.csv" and p.is_file():
             assert len(p.read_text().strip().splitlines()) > 1, f"header-only {p}"
+
+
+def rewrite_csv(path: Path, edit: Callable[[list[str], list[dict[str, str]]],
+                                            tuple[list[str], list[dict[str, str]]]]) -> None:
+    """Rewrite a results.csv the way a user's script or spreadsheet would:
+    ``edit(header, rows)`` returns the new header and rows."""
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    header, rows = edit(list(rows[0]), rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buf.getvalue())
+
+
+def run_entries(folder: Path) -> list[dict[str, Any]]:
+    """The entries of ``folder/run.json``."""
+    return json.loads((folder / "run.json").read_text())["runs"]
