@@ -189,6 +189,19 @@ def sections(data: ReportData, runs: Sequence[Path], *, max_images: int,
     return [Section(key, title, tuple(blocks)) for key, title, blocks in parts if blocks]
 
 
+def bundled_notices(data: ReportData) -> list[str]:
+    """What bundled short-budget weights are and how far from the paper, once per note, for
+    every run that used them (run.json's ``bundled_notes``): the header says it first."""
+    notes: list[str] = []
+    for run in data.runs:
+        for entry in run.entries:
+            for note in entry.get("bundled_notes") or ():
+                text = f"Bundled weights ({entry.get('method')}): {note}"
+                if isinstance(note, str) and text not in notes:
+                    notes.append(text)
+    return notes
+
+
 def render_report(run_dirs: Sequence[str | Path], *, max_images: int = 3,
                   kernel_index: int = 0) -> str:
     """The report page as a string (see :func:`write_report`)."""
@@ -201,6 +214,7 @@ def render_report(run_dirs: Sequence[str | Path], *, max_images: int = 3,
         "title": f"bsrbench report — {names}",
         "subtitle": f"{names} · rendered by bsrbench {__version__} from results.csv, run.json "
                     "and images/ only",
+        "notices": bundled_notices(data),
         "empty": data.frame.empty,
         "summary": [] if data.frame.empty else summary_items(data),
         "sections": sections(data, runs, max_images=max_images, kernel_index=kernel_index),

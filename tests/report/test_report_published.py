@@ -68,3 +68,12 @@ def test_report_kernel_tables_label_kernels_by_their_parameters(make_run):
     assert "σ = 1.80" in section and "σ = 3.20" in section
     assert "im1: λ = (2.00, 0.50), θ = 0.30, noise 5, JPEG q30" in section
     assert "one random kernel per HR image" in section
+
+
+def test_report_header_names_bundled_short_budget_weights(make_run):
+    note = "bundled IKC x4 weights are a short CPU budget: 2.65 dB below the paper"
+    folder = make_run("b", [row(method="ikc", weights="bundled", psnr=29.0, ssim=0.8)],
+                      [meta("ikc", bundled_notes=[note])])
+    html = render_report([folder])
+    head = html[:html.index('id="summary"')]
+    assert f"Bundled weights (ikc): {note}" in head
