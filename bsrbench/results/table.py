@@ -301,9 +301,10 @@ class ResultsFile:
     """results.csv of one run folder, for a run that appends to it.
 
     Opening reads and checks the file and changes nothing. The first :meth:`append` makes
-    the file ready: it writes the header of a new file, cuts a torn last line (the remains
-    of an interrupted write), and when the file lacks a column this run needs (a metric,
-    ``run_id`` in an older file) replaces it atomically with every row and column kept.
+    the file ready: it cuts a torn last line (the remains of an interrupted write), and
+    writes a new file, or replaces one that lacks a column this run needs (a metric,
+    ``run_id`` in an older file), atomically with its first rows, every earlier row and
+    column kept.
     """
 
     def __init__(self, path: str | Path, metrics: Sequence[str] = ("psnr", "ssim")) -> None:
@@ -323,17 +324,21 @@ class ResultsFile:
             return (*have, *extra)
         return columns_for(self.metrics)
 
-    def _prepare(self) -> None:
+    def _prepare(self, first: str) -> bool:
+        """Make the file ready for appends; return True when ``first`` (this run's first
+        rows, as CSV text) went in with a replaced file.
+
+        A new file, or one that lacks a column, is replaced atomically with the header and
+        the first rows together, so a failure never leaves a header-only results.csv.
+        """
         cols = self.columns
-        if self.table.header and list(cols) == self.table.header and not self.table.torn:
+        if self.table.header and list(cols) == self.table.header:
+            if self.table.torn:  # cut the remains of an interrupted write
+                with open(self.path, "r+b") as f:
+                    data = f.read()
+                    f.truncate(data.rfind(b"\n") + 1)
             self._ready = True
-            return
-        if self.table.header and list(cols) == self.table.header:  # only a torn tail
-            with open(self.path, "r+b") as f:
-                data = f.read()
-                f.truncate(data.rfind(b"\n") + 1)
-            self._ready = True
-            return
+            return False
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(cols)
@@ -344,7 +349,7 @@ class ResultsFile:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             with open(tmp, "w", newline="", encoding="utf-8") as f:
-                f.write(buf.getvalue())
+                f.write(buf.getvalue() + first)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -352,16 +357,17 @@ class ResultsFile:
             tmp.unlink(missing_ok=True)
         self.table.header = list(cols)
         self._ready = True
+        return True
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Append rows in one write and flush them to disk."""
-        if not self._ready:
-            self._prepare()
         cols = self.columns
         buf = io.StringIO()
         writer = csv.writer(buf)
         for row in rows:
             writer.writerow([format_value(row.get(c)) for c in cols])
+        if not self._ready and self._prepare(buf.getvalue()):
+            return
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             f.write(buf.getvalue())
             f.flush()

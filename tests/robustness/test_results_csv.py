@@ -92,9 +92,9 @@ def test_disk_full_on_append_leaves_a_valid_file_and_one_line(cli, base, tmp_pat
 
     def full_on_second_append(path, mode="r", *args, **kwargs):
         f = open(path, mode, *args, **kwargs)  # noqa: SIM115 (the caller closes it)
-        if "a" in mode:
+        if "a" in mode:  # the first rows came with the new file; these are the second
             appends.append(path)
-            if len(appends) == 2:
+            if len(appends) == 1:
                 return _FullDisk(f, str(path))
         return f
 
@@ -248,3 +248,26 @@ def test_columns_reordered_by_a_user_still_resume_and_append_aligned(cli, base, 
     assert table.header[0] == "error" and not table.invalid  # the user's order is kept
     assert len(table.current()) == ROWS
     assert {r["method"] for r in table.rows} == {"fake"}  # new rows in the user's order
+
+
+def test_disk_full_on_the_first_rows_leaves_no_header_only_file(cli, base, tmp_path,
+                                                                monkeypatch):
+    import os
+
+    import bsrbench.results.table as table_module
+
+    class FullDiskOs:  # os as results.table sees it, with a disk that fills on fsync
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fsync(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(table_module, "os", FullDiskOs())
+        one_line_error(cli(*base, plugin=fake_plugin()), 1, "disk full")
+    assert not (tmp_path / "r" / "results.csv").exists()
+    assert_no_debris(tmp_path)
+    assert cli(*base, plugin=fake_plugin()).exit_code == 0  # the run starts again
+    assert len(read_table(tmp_path / "r" / "results.csv").current()) == ROWS
