@@ -111,7 +111,7 @@ def test_same_hr_folder_name_with_other_images_is_refused(cli, base, folder, hr_
     assert snapshot(folder) == before
 
 
-def test_rejected_run_is_not_recorded_and_the_correct_command_thenrun_entries(cli, base, tmp_path):
+def test_rejected_run_is_not_recorded_and_the_correct_command_then_runs(cli, base, tmp_path):
     one_line_error(cli(*base, "-O", "steps=-1", plugin=fake_plugin()), 2,
                    "fake steps must be >= 1")
     assert not (tmp_path / "r").exists()  # not even a header-only results.csv
