@@ -12,6 +12,7 @@ resumed run whether the old rows were made with the same settings.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import uuid
@@ -25,6 +26,8 @@ from bsrbench.errors import InputError
 __all__ = ["RUN_JSON", "RunLog", "git_commit", "new_run_id", "resume_settings"]
 
 RUN_JSON = "run.json"
+
+log = logging.getLogger("bsrbench")
 
 
 def new_run_id() -> str:
@@ -126,6 +129,8 @@ class RunLog:
         that was refused or failed before writing cannot block the correct command."""
         wrote = set(wrote_rows)
         mine = resume_settings(meta)
+        method, label, scale = _rows_identity(meta)
+        unchecked: set[str] = set()
         for old in self.runs:
             rid = old.get("run_id")
             if rid is not None and rid not in wrote:
@@ -136,11 +141,17 @@ class RunLog:
             changed = [k for k in mine if theirs.get(k) is not None and mine[k] is not None
                        and theirs[k] != mine[k]]
             if changed:
-                method, label, scale = _rows_identity(meta)
                 raise InputError(
                     f"{self.folder} already has {method} on {label} x{scale} made with other "
                     f"{', '.join(changed)}: rerun with the same settings to resume, or pass "
                     "another --out")
+            if "repaired" in old:
+                unchecked.update(k for k in mine if theirs.get(k) is None
+                                 and mine[k] is not None)
+        if unchecked:  # a repaired run.json lost them: say so rather than imply a check
+            log.warning("%s: earlier rows of %s on %s x%s come from a repaired %s; their %s "
+                        "cannot be checked against this run", self.folder, method, label,
+                        scale, RUN_JSON, ", ".join(sorted(unchecked)))
 
     def _write(self, runs: list[dict[str, Any]]) -> None:
         """Replace run.json in one step: a full disk never leaves it truncated."""

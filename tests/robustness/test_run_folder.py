@@ -67,6 +67,8 @@ def test_missing_or_truncated_run_json_is_refused_then_repaired_then_resumed(
                    "other metric convention")
     res = cli(*base, plugin=fake_plugin())  # same settings: resumes, nothing recomputed
     assert res.exit_code == 0 and "final" in res.stdout
+    assert "come from a repaired run.json; their batch size, options, test set content " \
+           "cannot be checked" in res.stderr
     assert (folder / "results.csv").read_bytes() == csv_before
     assert_no_debris(tmp_path)
 
