@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bsrbench.report.formatting import KERNEL_PSNR, MetricInfo, fmt
 from bsrbench.results import IMAGES, image_dir, lr_stem, step_stem
@@ -73,12 +73,19 @@ def _file_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(path: Path | None) -> np.ndarray | None:
+    """A stored picture, or None when it is missing or unreadable (a corrupt PNG costs its
+    tile, never the report)."""
     import numpy as np
     from PIL import Image
 
-    with Image.open(path) as img:
-        return np.asarray(img)
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img)
+    except (OSError, ValueError, SyntaxError):
+        return None
 
 
 def best_crop(hr: np.ndarray, scale: int, size: int = CROP) -> tuple[int, int, int]:
@@ -158,11 +165,13 @@ def _methods(sub: pd.DataFrame, runs: Sequence[Path]) -> list[tuple[int, str, st
 
 
 def _visual(name: str, dataset: str, scale: int, sub: pd.DataFrame, runs: Sequence[Path],
-            metrics: Sequence[MetricInfo], kernel_index: int) -> Visual:
+            metrics: Sequence[MetricInfo], kernel_index: int) -> Visual | None:
     import numpy as np
 
     rel = Path()
     hr = _read(_first_existing(runs, image_dir(rel, "hr", dataset, scale) / f"{name}.png"))
+    if hr is None:  # unreadable HR picture: the image is left out (images_section says so)
+        return None
     top, left, side = best_crop(hr, scale)
     h, w = hr.shape[:2]
     box = (f"left:{100 * left / w:.3f}%;top:{100 * top / h:.3f}%;"
@@ -171,8 +180,8 @@ def _visual(name: str, dataset: str, scale: int, sub: pd.DataFrame, runs: Sequen
     tiles = [Tile(_png_uri(hr[crop]), "HR", f"crop {side}×{side} at ({left}, {top})")]
     lr_path = _first_existing(runs, image_dir(rel, "lr", dataset, scale)
                               / f"{lr_stem(name, kernel_index)}.png")
-    if lr_path is not None:
-        lr = _read(lr_path)
+    lr = _read(lr_path)
+    if lr is not None:
         lr_crop = lr[top // scale:(top + side) // scale, left // scale:(left + side) // scale]
         lr_crop = np.repeat(np.repeat(lr_crop, scale, axis=0), scale, axis=1)
         tiles.append(Tile(_png_uri(lr_crop), f"LR ×{scale} (nearest)"))
@@ -186,8 +195,8 @@ def _visual(name: str, dataset: str, scale: int, sub: pd.DataFrame, runs: Sequen
         css = "tile ub" if marked else "tile"
 
         def crop_of(step: int, srdir: Path = srdir) -> str | None:
-            p = srdir / f"{step_stem(name, kernel_index, step)}.png"
-            return _png_uri(_read(p)[crop]) if p.is_file() else None
+            sr = _read(srdir / f"{step_stem(name, kernel_index, step)}.png")
+            return _png_uri(sr[crop]) if sr is not None else None
 
         tiles.append(Tile(crop_of(final), marked or label, _scores(mine, metrics, final), css))
         steps = sorted(int(s) for s in mine["step"].unique())
@@ -202,13 +211,23 @@ def _visual(name: str, dataset: str, scale: int, sub: pd.DataFrame, runs: Sequen
 
 
 def images_section(frame: pd.DataFrame, runs: Sequence[Path], metrics: Sequence[MetricInfo],
-                   *, max_images: int = 3, kernel_index: int = 0) -> list[Visual]:
-    """HR with the crop box, then zoomed crops of HR, LR and each method's SR (all steps)."""
-    out = []
+                   *, max_images: int = 3, kernel_index: int = 0) -> list[Any]:
+    """HR with the crop box, then zoomed crops of HR, LR and each method's SR (all steps);
+    a picture that cannot be read is left out and named in a note."""
+    from bsrbench.report.blocks import Note
+
+    out: list[Any] = []
+    unreadable = []
     for dataset, scale, sub in _test_sets(frame, kernel_index):
         hr_rel = image_dir(Path(), "hr", dataset, scale)
         for name in _image_names(sub, runs, hr_rel, max_images):
-            out.append(_visual(name, dataset, scale, sub, runs, metrics, kernel_index))
+            visual = _visual(name, dataset, scale, sub, runs, metrics, kernel_index)
+            if visual is None:
+                unreadable.append(f"{hr_rel / name}.png")
+            else:
+                out.append(visual)
+    if unreadable:
+        out.append(Note(f"Unreadable HR pictures left out: {', '.join(unreadable)}", "warn"))
     return out
 
 

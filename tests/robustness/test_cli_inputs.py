@@ -219,9 +219,6 @@ def saved(cli, hr_dir, tmp_path) -> Path:
     return tmp_path / "r"
 
 
-@pytest.mark.xfail(strict=True, reason="bsrbench/report/images.py _read() lets PIL's "
-                   "UnidentifiedImageError (an OSError) abort the whole report (exit 1); the "
-                   "report engineer owns it: skip that picture with a note instead")
 @pytest.mark.parametrize("kind", ["sr", "hr"])
 def test_a_corrupt_png_in_images_does_not_abort_the_report(cli, saved, kind):
     png = sorted((saved / "images" / kind).rglob("*.png"))[0]
