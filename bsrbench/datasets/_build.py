@@ -63,7 +63,7 @@ def _generic_images(registry: Registry, protocol: ProtocolSpec, settings: Datase
     for im in images:
         hr_u8 = modcrop(torch.from_numpy(im.pixels.copy()).permute(2, 0, 1)[None],
                         settings.scale)
-        _check_size(im.name, hr_u8.shape[-2:], settings.scale)
+        check_hr_size(im.name, hr_u8.shape[-2:], settings.scale)
         hr = hr_u8.float().div(255).expand(1, 3, *hr_u8.shape[-2:])
         if len(set(noises)) == 1:
             lr = degrade(hr, kernels, settings.scale, spec, noise_sigma=noises[0],
@@ -79,9 +79,11 @@ def _generic_images(registry: Registry, protocol: ProtocolSpec, settings: Datase
         yield DatasetImage(im.name, hr_np, lr_np, k_np, params)
 
 
-def _check_size(name: str, hw: Any, scale: int) -> None:
+def check_hr_size(name: str, hw: Any, scale: int) -> None:
+    """Refuse an HR image (modcropped size ``hw``) too small for ``scale``."""
     if hw[0] < scale * 4 or hw[1] < scale * 4:
-        raise InputError(f"HR image {name!r} is too small for x{scale}")
+        raise InputError(f"HR image {name!r} is too small for x{scale} (at least "
+                         f"{scale * 4}x{scale * 4} pixels): remove it from the HR folder")
 
 
 def _generator_images(protocol: ProtocolSpec, settings: DatasetSettings,
@@ -93,7 +95,7 @@ def _generator_images(protocol: ProtocolSpec, settings: DatasetSettings,
     for im in images:
         h, w = im.pixels.shape[0] - im.pixels.shape[0] % s, im.pixels.shape[1] - \
             im.pixels.shape[1] % s
-        _check_size(im.name, (h, w), s)
+        check_hr_size(im.name, (h, w), s)
         hr = np.ascontiguousarray(np.broadcast_to(im.pixels[:h, :w],
                                                   (h, w, 3)) if im.grey else im.pixels[:h, :w])
         if draws is None:

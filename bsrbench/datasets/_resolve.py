@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bsrbench.datasets._build import DEFAULT_DOWNSAMPLER, build_dataset
+from bsrbench.datasets._build import DEFAULT_DOWNSAMPLER, build_dataset, check_hr_size
 from bsrbench.datasets._checks import check_cache_dir, check_jpeg, check_noise, check_seed
 from bsrbench.datasets._generate import read_draws_file
 from bsrbench.datasets._store import DatasetSettings, TestSet, hash_arrays, image_arrays
@@ -142,6 +142,9 @@ def dataset_settings(
         kernel_size = protocol.kernel_size
     draws_hash = None if draws is None else read_draws_file(draws).sha256
     hr_name, images = load_hr_set(hr)
+    for im in images:  # found before any work, not half-way through a build
+        h, w = im.pixels.shape[:2]
+        check_hr_size(im.name, (h - h % scale, w - w % scale), scale)
     settings = DatasetSettings(protocol.name, scale, pipeline, hr_name, hr_set_digest(images),
                                kernel_size, noise, seed, jpeg, draws_hash)
     return settings, images

@@ -271,9 +271,6 @@ def test_save_images_onto_a_file_named_images_is_refused_before_work(cli, hr_dir
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["images"]
 
 
-@pytest.mark.xfail(strict=True, reason="bsrbench/datasets/_build.py checks HR sizes "
-                   "(_check_size) only while building; dataset_settings, which the sweep "
-                   "calls for every job up front, should check them too (data engineer)")
 def test_hr_image_too_small_is_found_before_work(cli, hr_dir, tmp_path):
     import numpy as np
     from PIL import Image
