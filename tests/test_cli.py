@@ -96,7 +96,7 @@ def test_cli_sweep_runs_every_combination_into_one_csv(cli, hr_dir, tmp_path):
     res = cli("run", "-m", "bicubic", "-d", "gaussian8,bicubic", "--hr", hr_dir,
               "--scale", "2,4", "--out", "sw", "-q")
     assert res.exit_code == 0, res.output
-    from bsrbench.summary import load_frame
+    from bsrbench.results import load_frame
 
     frame = load_frame(tmp_path / "sw" / "results.csv")
     assert sorted(frame.groupby(["dataset", "scale"]).size().items()) == [
@@ -145,7 +145,7 @@ def test_cli_results_saved_by_a_spreadsheet_still_resume(cli, hr_dir, tmp_path):
     path.write_text(path.read_text().replace(",True,", ",TRUE,").replace(",False,", ",FALSE,"))
     res = cli(*base)
     assert res.exit_code == 0 and "final" in res.output
-    from bsrbench.summary import load_frame
+    from bsrbench.results import load_frame
 
     frame = load_frame(path)
     assert len(frame) == 16 and frame["is_final"].all()
@@ -187,7 +187,7 @@ def test_cli_os_errors_are_one_line(cli, hr_dir, tmp_path):
     assert cli("run", "-m", "bicubic", "-d", "gaussian8", "--hr", hr_dir, "--out", "r",
                "-q").exit_code == 0
     res = cli("report", tmp_path / "r", "--out", tmp_path / "report_dir")
-    assert res.exit_code == 1 and res.output.startswith("error: ")
+    assert res.exit_code == 2 and res.output.startswith("error: ")  # the user's path
     assert res.output.count("\n") == 1 and "Traceback" not in res.output
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "PATH",
     "SEED",
     "Command",
+    "OneLineUsageError",
     "handle_errors",
     "parse_options",
     "registry",
@@ -36,7 +37,7 @@ __all__ = [
 
 # errnos whose cause is a path the user named: bad input (exit 2), not failed work
 _USER_PATH = {errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS,
-              errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP}
+              errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP, errno.EISDIR}
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE: what `set -o pipefail` reports for `yes | head -1`
 
@@ -58,7 +59,7 @@ class _PathGiven(click.Path):
 PATH = _PathGiven(path_type=Path)
 
 
-class _OneLineUsageError(click.UsageError):
+class OneLineUsageError(click.UsageError):
     """A click usage error shown as one line, as every other error is."""
 
     def show(self, file: Any = None) -> None:
@@ -74,7 +75,7 @@ class Command(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
-            raise _OneLineUsageError(exc.format_message(), exc.ctx or ctx) from None
+            raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from None
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:

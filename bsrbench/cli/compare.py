@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bsrbench.cli.common import handle_errors
+from bsrbench.cli.common import Command, handle_errors
 
 if TYPE_CHECKING:
     from bsrbench.compare import Change, Comparison, Key, Move, Score
@@ -137,7 +137,7 @@ def format_comparison(c: Comparison, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-@click.command("compare")
+@click.command("compare", cls=Command)
 @click.argument("baseline", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--max-psnr-drop", type=click.FloatRange(min=0), default=None,

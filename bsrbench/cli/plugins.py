@@ -12,12 +12,12 @@ from pathlib import Path
 
 import click
 
-from bsrbench.cli.common import handle_errors
+from bsrbench.cli.common import Command, handle_errors
 
 __all__ = ["check_plugin", "new_plugin", "register"]
 
 
-@click.command("new-plugin")
+@click.command("new-plugin", cls=Command)
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["method", "estimator", "degradation", "metric"]),
               default="method", show_default=True, help="What the plugin provides.")
@@ -39,7 +39,7 @@ def new_plugin(name: str, kind: str, directory: Path) -> None:
     click.echo(f"next: pip install -e {root} && bsrbench check-plugin {name}")
 
 
-@click.command("check-plugin")
+@click.command("check-plugin", cls=Command)
 @click.argument("name")
 @click.option("--device", default="cpu", show_default=True,
               help="Device to check on (cpu, cuda, mps); unavailable devices are skipped.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from bsrbench.cli.common import handle_errors
+from bsrbench.cli.common import Command, handle_errors
 from bsrbench.published import PublishedResult, load, select
 
 __all__ = ["format_published", "published", "register"]
@@ -52,7 +52,7 @@ def format_published(rows: list[PublishedResult]) -> list[str]:
     return lines
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--method", "-m", default="*", show_default=True,
               help="method label pattern, e.g. ikc, dan*")
 @click.option("--dataset", "-d", default="*", show_default=True,

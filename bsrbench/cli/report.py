@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from bsrbench.cli.common import handle_errors
+from bsrbench.cli.common import Command, handle_errors
 
 __all__ = ["register", "report_command"]
 
 
-@click.command("report")
+@click.command("report", cls=Command)
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), default=None,
               help="HTML file (default RUN_DIR/report.html for one run, else ./report.html).")

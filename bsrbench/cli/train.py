@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bsrbench.cli.common import registry
+from bsrbench.cli.common import OneLineUsageError, registry
 
 
 class _TrainGroup(click.Group):
@@ -19,7 +19,15 @@ class _TrainGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return self._commands().get(name)
 
-
+    def invoke(self, ctx: click.Context) -> object:
+        """Plugins' commands are plain click commands: their usage errors become one line
+        here, as every other command's do."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, OneLineUsageError):
+                raise
+            raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from None
 
 @click.group(cls=_TrainGroup)
 def train() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bsrbench.cli.common import handle_errors
+from bsrbench.cli.common import Command, handle_errors
 from bsrbench.errors import InputError
 from bsrbench.releases.cache import cache_root, cached_file
 from bsrbench.releases.catalogue import catalogue, lookup
@@ -37,7 +37,7 @@ def weights_command() -> click.Group:
     def weights() -> None:
         """Official weights releases: list them, fetch and verify them into a cache."""
 
-    @weights.command(name="list")
+    @weights.command(name="list", cls=Command)
     @_CACHE_DIR
     @handle_errors
     def list_(cache_dir: Path | None) -> None:
@@ -49,7 +49,7 @@ def weights_command() -> click.Group:
                        f"{_size(spec.size):>9} {cached:<6} {spec.pin}")
             click.echo(f"{'':<26} source: {spec.source}; licence: {spec.license}")
 
-    @weights.command()
+    @weights.command(cls=Command)
     @click.argument("names", nargs=-1, required=True)
     @click.option("--sha256", default=None, help="expected sha256 (for unpinned releases)")
     @click.option("--trust-on-first-use", is_flag=True,
@@ -73,7 +73,7 @@ def weights_command() -> click.Group:
                          cache_dir=cache_dir, url=url, timeout=timeout, quiet=quiet)
             click.echo(f"{spec.name}: {path}")
 
-    @weights.command()
+    @weights.command(cls=Command)
     @click.argument("path", required=False, type=click.Path(path_type=Path))
     @_CACHE_DIR
     @handle_errors
