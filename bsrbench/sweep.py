@@ -46,6 +46,8 @@ class SweepConfig:
     downsampler: str = "matlab-bicubic"
     noise: float = 0.0
     seed: int = 0
+    jpeg: int | None = None  # JPEG quality of the LR images (a degradation stage); None: none
+    draws: Path | None = None  # rebuild generator protocols from recorded draws (JSON)
     device: str = "auto"
     out: Path | None = None
     weights: Path | None = None
@@ -91,17 +93,21 @@ class SweepConfig:
         if not values["datasets"]:
             raise InputError("no dataset given: pass --dataset gaussian8 (or datasets in "
                              "--config)")
-        for key in ("out", "weights", "kernel_weights", "cache_dir"):
+        for key in ("out", "weights", "kernel_weights", "cache_dir", "draws"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(options=merged_opts, **values)
 
     def __post_init__(self) -> None:
         """Refuse values no run could use, before any work (also for library callers)."""
-        from bsrbench.datasets import check_noise, check_seed
+        from bsrbench.datasets import check_jpeg, check_noise, check_seed
 
         check_noise(self.noise)
         check_seed(self.seed)
+        check_jpeg(self.jpeg)
+        if self.draws is not None and not Path(self.draws).is_file():
+            raise InputError(f"--draws {self.draws} is not a file: pass a draws JSON "
+                             "(docs/protocols.md; `bsrbench datasets export-draws` writes one)")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
                 or self.batch_size < 1:
             raise InputError(f"--batch-size must be an integer of at least 1, got "
@@ -163,7 +169,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _LIST = (str, list)
 # TOML value types of the config keys (lists are comma lists' alternative)
 _TOML_TYPES: dict[str, Any] = {
-    "methods": _LIST, "datasets": _LIST, "kernels": _LIST, "hr": _LIST,
+    "methods": _LIST, "datasets": _LIST, "kernels": _LIST, "hr": _LIST, "jpeg": int,
+    "draws": str,
     "scales": (int, str, list), "downsampler": str, "noise": (int, float), "seed": int,
     "device": str, "out": str, "weights": str, "kernel_weights": str, "iterations": int,
     "options": dict, "convention": str, "batch_size": int, "cache_dir": str,
@@ -353,7 +360,7 @@ def _file_scale(cfg: SweepConfig, registry: Registry, dataset: str, scale: int |
     from bsrbench.datasets import TestSet, resolve_dataset
 
     path = resolve_dataset(registry, dataset, downsampler=cfg.downsampler, noise=cfg.noise,
-                           seed=cfg.seed)
+                           seed=cfg.seed, jpeg=cfg.jpeg, draws=cfg.draws)
     with TestSet(path, verify=False) as ts:
         ds_scale = ts.settings.scale
     if scale is not None and ds_scale != scale:
@@ -381,7 +388,7 @@ def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | 
 
         path = resolve_dataset(registry, dataset, hr=hr, scale=scale,
                                downsampler=cfg.downsampler, noise=cfg.noise, seed=cfg.seed,
-                               cache_dir=cfg.cache_dir,
+                               jpeg=cfg.jpeg, draws=cfg.draws, cache_dir=cfg.cache_dir,
                                progress=lambda n, bars=bars: bars[-1].update(n),
                                on_build=on_build)
         for bar in bars:

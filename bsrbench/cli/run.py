@@ -37,6 +37,10 @@ from bsrbench.cli.common import (
 @click.option("--noise", type=float, default=None,
               help="Additive Gaussian noise std (0..255) when building the test set.")
 @click.option("--seed", type=SEED, default=None, help="Noise seed, 0..2**32-1 (default 0).")
+@click.option("--jpeg", type=click.IntRange(1, 100), default=None, metavar="Q",
+              help="JPEG-compress the LR images at quality Q (recorded per LR image).")
+@click.option("--draws", type=PATH, default=None, metavar="FILE.json",
+              help="Rebuild a generator protocol (div2krk, aniso, ...) from recorded draws.")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or mps.")
 @click.option("--out", "-o", "out", type=PATH, default=None,
               help="Run directory (default results/<time>-<method>-<dataset>); reuse to resume.")
