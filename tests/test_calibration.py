@@ -12,8 +12,8 @@ import functools
 import numpy as np
 import pytest
 import torch
-from conftest import shared_dir
 from PIL import Image
+from shared_bundle import shared_dir
 
 from bsrbench.degradations import degrade, modcrop
 from bsrbench.metrics import score

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared_dir
 from PIL import Image
+from shared_bundle import shared_dir
 
 from bsrbench.degradations import DOWNSAMPLERS, degrade, downsample, modcrop
 from bsrbench.errors import InputError

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import shared_dir
 from scipy import ndimage
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError
 from bsrbench.kernels import (

@@ -12,9 +12,8 @@ from bsrbench.compose import plan_method
 from bsrbench.datasets import resolve_dataset
 from bsrbench.errors import InputError
 from bsrbench.registry import load_registry
-from bsrbench.results import read_results
+from bsrbench.results import load_frame, read_results
 from bsrbench.runner import RunConfig, run
-from bsrbench.results import load_frame
 from bsrbench.summary import summary_text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 GOLDENS = {  # golden file -> (version, scale, setting)
     "golden_danv1_x4_s1.pt": (1, 4, 1),

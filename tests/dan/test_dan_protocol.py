@@ -14,7 +14,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.degradations import degrade
 from bsrbench.kernels import gaussian_kernel

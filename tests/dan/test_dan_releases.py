@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from dan_helpers import load_golden
 from releases.loopback import serve
 
-from bsrbench.errors import WeightsError
 from bsrbench.cli.weights import weights_command
+from bsrbench.errors import WeightsError
 from bsrbench.specs import BuildContext
 
 

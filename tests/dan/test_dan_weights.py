@@ -11,8 +11,8 @@ from bsrbench_dan.arch import DAN, DANConfig
 from bsrbench_dan.checkpoint import load_dan
 from bsrbench_dan.configs import OFFICIAL, find_checkpoint, official
 from bsrbench_dan.method import DANMethod, build_method
-from conftest import shared_dir
 from dan_helpers import load_golden, write_checkpoint
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.interfaces import LRBatch

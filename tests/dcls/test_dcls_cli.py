@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import shared_dir
 from PIL import Image
+from shared_bundle import shared_dir
 
 from bsrbench.cli import main
 from bsrbench.plugin_dev import check_estimator, check_method

@@ -17,7 +17,7 @@ from bsrbench_dcls.arch import DCLS, DCLSConfig
 from bsrbench_dcls.checkpoint import load_dcls
 from bsrbench_dcls.configs import OFFICIAL, find_checkpoint, official
 from bsrbench_dcls.method import DCLSEstimator, DCLSMethod, build_method
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.interfaces import LRBatch

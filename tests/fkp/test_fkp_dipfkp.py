@@ -10,7 +10,7 @@ import torch
 from bsrbench_fkp.dip_net import build_skip
 from bsrbench_fkp.dipfkp import DIPFKPRun, fit_size
 from bsrbench_fkp.flow import KernelPrior, load_prior
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, PluginError
 from bsrbench.interfaces import LRBatch

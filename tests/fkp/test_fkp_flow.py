@@ -10,7 +10,7 @@ import torch
 from bsrbench_fkp.flow import fkp_kernel_size, load_prior, pre_process
 from bsrbench_fkp.kernel_ops import analytic_kernel, kernel_shift
 from bsrbench_fkp.weight_files import BUNDLED_DIR
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 

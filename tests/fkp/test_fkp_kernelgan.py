@@ -11,8 +11,8 @@ import torch
 from bsrbench_fkp.flow import load_prior
 from bsrbench_fkp.kernelgan import KernelGANRun, learner_update, post_process
 from bsrbench_fkp.kernelgan_fkp import KernelGANFKPRun, final_kernel
-from conftest import shared_dir
 from PIL import Image
+from shared_bundle import shared_dir
 
 from bsrbench.interfaces import LRBatch
 from bsrbench.specs import BuildContext, resolve_options

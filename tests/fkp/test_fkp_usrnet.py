@@ -10,7 +10,7 @@ import pytest
 import torch
 from bsrbench_fkp.usrnet import USRNetModel, build_usrnet, load_usrnet
 from bsrbench_fkp.weight_files import BUNDLED_DIR, RELEASE_SHA256
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.interfaces import KernelEstimate

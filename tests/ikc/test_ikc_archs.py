@@ -14,7 +14,7 @@ import torch
 from bsrbench_ikc.archs import SFTMD, Corrector, Predictor
 from bsrbench_ikc.checkpoints import load_corrector, load_predictor, load_state_into
 from bsrbench_ikc.pca import load_pca
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 IMAGE_ATOL = 1e-4
 CODE_ATOL = 1e-6

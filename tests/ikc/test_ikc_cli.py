@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.cli import main
 from bsrbench.images import embedded_images, read_image, write_png

@@ -21,7 +21,7 @@ from bsrbench_ikc.method import (
     build_sftmd,
 )
 from bsrbench_ikc.pca import KernelPCA, compute_pca, isotropic_kernels
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.interfaces import (

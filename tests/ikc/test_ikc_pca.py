@@ -13,7 +13,7 @@ from bsrbench_ikc.pca import (
     isotropic_kernels,
     load_pca,
 )
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.weights import save_state_dict

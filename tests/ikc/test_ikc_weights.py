@@ -26,7 +26,7 @@ from bsrbench_ikc.checkpoints import (
     weights_available,
 )
 from bsrbench_ikc.pca import compute_pca, load_pca
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import WeightsError
 

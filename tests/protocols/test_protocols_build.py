@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_dir
 from PIL import Image
+from shared_bundle import shared_dir
 
 from bsrbench.datasets import TestSet, build_dataset, dataset_settings, describe, resolve_dataset
 from bsrbench.errors import InputError

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_dir
 from PIL import Image
+from shared_bundle import shared_dir
 
 
 def _png(path: Path) -> np.ndarray:

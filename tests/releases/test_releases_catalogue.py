@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import shared_dir
 from loopback import PAYLOAD, serve
+from shared_bundle import shared_dir
 
+from bsrbench.cli.weights import weights_command
 from bsrbench.errors import PluginError
 from bsrbench.releases import ReleaseSpec, catalogue, file_hashes, git_blob_id
-from bsrbench.cli.weights import weights_command
 from bsrbench.releases.known import CORE_RELEASES
 
 

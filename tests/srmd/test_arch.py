@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from bsrbench_srmd.arch import SRMD
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError
 

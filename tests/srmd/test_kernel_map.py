@@ -14,7 +14,7 @@ from bsrbench_srmd.kernel_map import (
     project_kernel,
     read_pca_mat,
 )
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.kernels import gaussian_kernel

@@ -21,7 +21,7 @@ from bsrbench_srmd.model import (
     load_network,
     weights_available,
 )
-from conftest import shared_dir
+from shared_bundle import shared_dir
 
 from bsrbench.errors import InputError, WeightsError
 from bsrbench.interfaces import NonBlindModel
