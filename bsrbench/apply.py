@@ -14,7 +14,7 @@ from bsrbench.images import IMAGE_SUFFIXES, list_image_files, read_image, write_
 from bsrbench.progress import Progress
 from bsrbench.results import check_out_dir
 
-__all__ = ["apply_method", "collect_inputs", "kernel_to_image"]
+__all__ = ["apply_method", "collect_inputs", "kernel_shape", "kernel_to_image"]
 
 log = logging.getLogger("bsrbench")
 
@@ -44,6 +44,33 @@ def kernel_to_image(kernel: Any, zoom: int = 8) -> np.ndarray:
     return img[:, :, None]
 
 
+def kernel_shape(kernel: np.ndarray) -> dict[str, Any]:
+    """What a kernel looks like, in numbers a reader can check against the picture: its
+    centre of mass, and the widths and orientation of the Gaussian with the same second
+    moments (σ along the major and minor axes, θ of the major axis in degrees in the
+    convention of :func:`bsrbench.kernels.gaussian_kernel`, 0 for an isotropic kernel)."""
+    k = np.asarray(kernel, dtype=np.float64)
+    total = float(k.sum())
+    w = k / total if total > 0 else k
+    ys, xs = np.mgrid[0:k.shape[0], 0:k.shape[1]]
+    cy, cx = float((w * ys).sum()), float((w * xs).sum())
+    dy, dx = ys - cy, xs - cx
+    cov = np.array([[(w * dx * dx).sum(), (w * dx * dy).sum()],
+                    [(w * dx * dy).sum(), (w * dy * dy).sum()]])
+    vals, vecs = np.linalg.eigh(cov)
+    major = vecs[:, 1]
+    theta = float(np.degrees(np.arctan2(major[1], major[0]))) % 180.0
+    if vals[1] - vals[0] < 1e-6 * max(vals[1], 1e-12):
+        theta = 0.0  # isotropic: no orientation
+    return {"size": int(k.shape[-1]), "sum": round(total, 6),
+            "centre_of_mass_xy": [round(cx, 3), round(cy, 3)],
+            "sigma_major": round(float(np.sqrt(max(vals[1], 0.0))), 4),
+            "sigma_minor": round(float(np.sqrt(max(vals[0], 0.0))), 4),
+            "theta_degrees": round(theta, 2),
+            "note": "moments of the kernel as estimated; bsrbench never picks a step by "
+                    "looking at the output: the method's result is its last step"}
+
+
 def _to_u8(sr: Any) -> np.ndarray:
     from bsrbench.metrics import quantize
 
@@ -57,9 +84,13 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     """Restore each input with ``plan``; write ``<stem>.png`` (the final step) into ``out``.
 
     With ``save_steps`` also ``<stem>_step<i>.png`` for every step and, when the method
-    estimates kernels, ``<stem>_kernel<i>.png``. Grey inputs are restored as RGB and
-    written back as grey (mean of the channels). An image that fails is logged and the
-    others go on; the call then raises :class:`RunError` naming the first failure.
+    estimates kernels, ``<stem>_kernel<i>.npy`` (the numbers), ``.png`` (a readable picture)
+    and ``.json`` (its widths, orientation and whether it is the final step's). The written
+    ``<stem>.png`` is always the last step: bsrbench never picks a step by looking at the
+    output, since without ground truth any such pick is a guess the paper did not make.
+    Grey inputs are restored as RGB and written back as grey (mean of the channels). An
+    image that fails is logged and the others go on; the call then raises
+    :class:`RunError` naming the first failure.
     ``tile``/``tile_overlap`` run the parts that declare a receptive field on LR tiles
     (:mod:`bsrbench.tiling`); an image that runs out of memory is retried with smaller
     tiles.
@@ -72,18 +103,22 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     if plan.uses_ground_truth:
         raise InputError(f"{plan.label} needs ground-truth kernels, which real images do not "
                          "have: use a blind method or a blind estimator")
+    from bsrbench.device import exact_math
+
     _check_targets(inputs, out)
+    exact_math(device)
     runnable = plan.build(scale, device, weights, kernel_weights)
     if tiling is not None and not set_tiling(runnable, tiling):
         log.warning("%s declares no receptive field: --tile has no effect on it", plan.label)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     failed: list[str] = []
-    with Progress(len(inputs), f"sr {plan.label}", quiet=quiet) as bar:
+    with Progress(len(inputs), f"sr {plan.label}", unit="image", quiet=quiet) as bar:
         for path in inputs:
             try:
-                written.append(_restore_fitted(runnable, plan, path, scale, device, out,
-                                               save_steps, tiling))
+                written.append(_restore_fitted(
+                    runnable, plan, path, scale, device, out, save_steps, tiling,
+                    on_step=lambda i, name=path.name: bar.note(f"{name}, step {i}")))
             except KeyboardInterrupt as exc:  # sr does not resume: say what is there
                 raise Interrupted(f"{len(written)} of {len(inputs)} SR images were written "
                                   f"to {out} (each is complete); rerun to restore them "
@@ -115,7 +150,7 @@ def _check_targets(inputs: list[Path], out: Path) -> None:
 
 
 def _restore_fitted(runnable: Any, plan: MethodPlan, path: Path, scale: int, device: str,
-                    out: Path, save_steps: bool, tiling: Any) -> Path:
+                    out: Path, save_steps: bool, tiling: Any, on_step: Any = None) -> Path:
     """:func:`_restore_one`, retried with ever smaller tiles when the image runs out of
     memory (parts that declare a receptive field only)."""
     from bsrbench.tiling import Fit, free_memory, is_out_of_memory, set_tiling, tileable_parts
@@ -125,7 +160,7 @@ def _restore_fitted(runnable: Any, plan: MethodPlan, path: Path, scale: int, dev
     while True:
         set_tiling(runnable, fit.tiling)
         try:
-            return _restore_one(runnable, plan, path, scale, device, out, save_steps)
+            return _restore_one(runnable, plan, path, scale, device, out, save_steps, on_step)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -138,29 +173,54 @@ def _restore_fitted(runnable: Any, plan: MethodPlan, path: Path, scale: int, dev
 
 
 def _restore_one(runnable: Any, plan: MethodPlan, path: Path, scale: int, device: str,
-                 out: Path, save_steps: bool) -> Path:
-    """Restore one image; write its SR PNG (and every step's with ``save_steps``)."""
+                 out: Path, save_steps: bool, on_step: Any = None) -> Path:
+    """Restore one image; write its SR PNG (and every step's with ``save_steps``: the SR,
+    and for methods that estimate kernels the kernel as numbers (``.npy``), as a picture
+    scaled up 8 times and to its maximum (``.png``), and its shape in a sidecar ``.json``).
+    Every step runs under the core's grad mode (autograd only for ``needs_grad`` parts)."""
+    import json
+
     import torch
 
+    from bsrbench.compose import grad_mode
     from bsrbench.interfaces import LRBatch
 
     image = read_image(path)
     lr = torch.from_numpy(image.pixels.copy()).permute(2, 0, 1).float().div(255)
     lr = lr.expand(3, *lr.shape[1:])[None].to(device)
     last = None
-    with torch.inference_mode():
-        for i, step in enumerate(runnable.run(LRBatch(lr=lr, scale=scale))):
-            last = step
-            if save_steps:
-                write_png(out / f"{image.name}_step{i}.png",
-                          _grey_if(image.grey, _to_u8(step.sr[0])))
-                if step.kernel is not None:
-                    write_png(out / f"{image.name}_kernel{i}.png",
-                              kernel_to_image(step.kernel[0]))
+    steps = runnable.run(LRBatch(lr=lr, scale=scale))
+    i = 0
+    while True:
+        with grad_mode(plan.needs_grad and plan.method is not None):
+            step = next(steps, None)
+        if step is None:
+            break
+        last = step
+        if on_step is not None:
+            on_step(i)
+        if save_steps:
+            write_png(out / f"{image.name}_step{i}.png",
+                      _grey_if(image.grey, _to_u8(step.sr[0].detach())))
+            if step.kernel is not None:
+                kernel = step.kernel[0].detach().float().cpu()
+                stem = out / f"{image.name}_kernel{i}"
+                np.save(stem.with_suffix(".npy"), kernel.numpy())
+                write_png(stem.with_suffix(".png"), kernel_to_image(kernel))
+                info = {"image": image.name, "step": i, "final": None,
+                        **kernel_shape(kernel.numpy())}
+                stem.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+        i += 1
+    if save_steps and last is not None and last.kernel is not None:  # mark the result
+        for j in range(i):
+            side = out / f"{image.name}_kernel{j}.json"
+            info = json.loads(side.read_text())
+            info["final"] = j == i - 1
+            side.write_text(json.dumps(info, indent=2) + "\n")
     if last is None:
         raise InputError(f"{plan.label} yielded no output for {path}")
     target = out / f"{image.name}.png"
-    write_png(target, _grey_if(image.grey, _to_u8(last.sr[0])))
+    write_png(target, _grey_if(image.grey, _to_u8(last.sr[0].detach())))
     return target
 
 

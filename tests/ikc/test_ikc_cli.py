@@ -3,6 +3,7 @@ real photograph, and the official release layout through --weights."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_ikc_run_scores_every_step_and_marks_the_final(cli, photo_dir, tmp_path)
     assert frame["kernel_psnr"].notna().all() and frame["code_l2"].notna().all()
     assert "oracle best step per image (chosen with the ground truth, not a result)" in \
         res.output
-    import json
+
 
     meta = json.loads((tmp_path / "r" / "run.json").read_text())["runs"][-1]
     assert any(k.endswith("weights/sftmd_x4.safetensors") for k in meta["weights_sha256"])
@@ -58,10 +59,17 @@ def test_ikc_sr_restores_a_real_photo_with_steps(cli, tmp_path):
               "--save-steps", "-O", "steps=3")
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "out" / "cat.png").pixels.shape == (128, 128, 3)
+    final = read_image(tmp_path / "out" / "cat_step2.png").pixels
+    assert np.array_equal(final, read_image(tmp_path / "out" / "cat.png").pixels)  # last step
     for i in range(3):
         assert (tmp_path / "out" / f"cat_step{i}.png").is_file()
         kernel = read_image(tmp_path / "out" / f"cat_kernel{i}.png").pixels
         assert kernel.shape == (21 * 8, 21 * 8, 1) and kernel.max() == 255
+        numbers = np.load(tmp_path / "out" / f"cat_kernel{i}.npy")
+        assert numbers.shape == (21, 21) and abs(numbers.sum() - 1) < 1e-3
+        info = json.loads((tmp_path / "out" / f"cat_kernel{i}.json").read_text())
+        assert info["step"] == i and info["final"] == (i == 2) and info["size"] == 21
+        assert 0 < info["sigma_minor"] <= info["sigma_major"] and 0 <= info["theta_degrees"] < 180
 
 
 def test_ikc_accepts_the_official_release_layout(cli, photo_dir, tmp_path):
@@ -77,7 +85,7 @@ def test_ikc_accepts_the_official_release_layout(cli, photo_dir, tmp_path):
     res = cli("run", "-m", "ikc", "-d", "gaussian8", "--hr", photo_dir, "-O", "steps=2",
               "--weights", weights, "--out", "off", "-q")
     assert res.exit_code == 0, res.output
-    import json
+
 
     meta = json.loads((tmp_path / "off" / "run.json").read_text())["runs"][-1]
     assert meta["weights"] == str(weights)
@@ -90,7 +98,7 @@ def test_ikc_estimator_takes_the_official_checkpoints_through_kernel_weights(
     SFTMD of bsrbench's, which the loop needs); official checkpoints without
     pca_matrix.pth get the official PCA (bsrbench's copy), and run.json records both the
     estimator's files and the model's bundled pins."""
-    import json
+
 
     from bsrbench_ikc.checkpoints import BUNDLED_DIR
 
