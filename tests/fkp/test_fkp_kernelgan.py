@@ -84,7 +84,9 @@ def test_kernelgan_seeded_setup_and_first_iterations_follow_upstream() -> None:
     with torch.enable_grad():
         for it in range(3):
             g_in, _ = run.crops(it)
-            losses = run.step(g_in, g["d_in"][it][None], g["d_fake_noise"][it][None])
+            # the recording holds randn_like's raw N(0, 1) draw (|max| 4.3); train_d adds /255
+            noise = g["d_fake_noise"][it][None] / 255.0
+            losses = run.step(g_in, g["d_in"][it][None], noise)
             learner_update(it, run.lam, losses["loss_bicubic"], (run.opt_g, run.opt_d))
             assert float((run.curr_k.detach() - g["kernel_traj"][it]).abs().max()) <= 1e-6, it
 
