@@ -28,7 +28,9 @@ def test_registry_builtin_plugins_register_through_entry_points(registry):
     assert {"bsrbench", "bicubic", "ikc", "srmd"} <= set(names)
     assert "method:bicubic" in names["bicubic"].provides
     assert "estimator:oracle" in names["bsrbench"].provides
-    assert registry.list("protocol") == ["bicubic", "gaussian8"]
+    assert {"bicubic", "gaussian8"} <= set(registry.list("protocol"))
+    assert {"protocol:bicubic", "protocol:gaussian8"} <= set(names["bsrbench"].provides)
+    assert "protocol:div2krk" in names["protocols"].provides  # a built-in plugin's
     assert registry.list("degradation") == ["direct", "matlab-bicubic", "pil-bicubic"]
 
 
