@@ -75,7 +75,10 @@ def test_kernelgan_seeded_setup_and_first_iterations_follow_upstream() -> None:
     for name in ("G", "D"):
         state = getattr(seeded, name).state_dict()
         for key, value in g["init"][name].items():
-            assert torch.equal(state[key], value), (name, key)
+            if "running_" in key:  # set by a forward pass: float sums, their order varies
+                assert torch.allclose(state[key], value, rtol=0, atol=1e-6), (name, key)
+            else:  # drawn from the seeded generator: exact
+                assert torch.equal(state[key], value), (name, key)
     assert seeded.sampler.g_idx[:25].tolist() == g["crop_indices_for_g"].tolist()
     assert seeded.sampler.d_idx[:25].tolist() == g["crop_indices_for_d"].tolist()
     _, d_in = seeded.crops(0)
