@@ -174,7 +174,8 @@ def plan_method(
     estimator = registry.get("estimator", kernel)
     _check_scale(model, scale)
     _check_scale(estimator, scale)
-    if estimator.kernel_size != model.kernel_size and model.kernel_conversion is None:
+    if (model.kernel_size is not None and estimator.kernel_size != model.kernel_size
+            and model.kernel_conversion is None):
         raise InputError(
             f"model {model.name!r} needs {model.kernel_size}x{model.kernel_size} kernels but "
             f"estimator {estimator.name!r} gives {estimator.kernel_size}x"
@@ -272,7 +273,7 @@ class ComposedMethod:
             with grad_mode(False):
                 kernel = est.kernel.detach()
                 check_kernel(kernel)
-                kernel = convert_kernel(kernel, self.model.kernel_size,
+                kernel = convert_kernel(kernel, self.model_spec.kernel_size,
                                         self.model_spec.kernel_conversion)
                 if self._uses_code(est):
                     code = est.code.detach()

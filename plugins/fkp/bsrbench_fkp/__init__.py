@@ -93,7 +93,7 @@ def bsrbench_models() -> list[ModelSpec]:
             name="usrnet",
             summary="USRNet-tiny (deep unfolding, FFT data step): any kernel size, noise-aware",
             paper=USRNET_PAPER, license=LICENSE, scales=SCALES, factory=_build_usrnet,
-            kernel_size=21, kernel_conversion="center-crop",
+            kernel_size=None,  # any odd size: estimates reach it unconverted
             weights_available=_usrnet_available, uses_noise_level=True,
         ),
     ]

@@ -49,7 +49,7 @@ class USRNetModel:
         scale: the SR factor of the run (2, 3 or 4).
     """
 
-    kernel_size = 21  # preferred size for conversions; restore() accepts any size
+    kernel_size = None  # restore() accepts any odd size (the spec says so too)
 
     def __init__(self, net: USRNet, scale: int) -> None:
         if scale not in SCALES:
