@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from bsrbench.errors import InputError, Interrupted
 
 if TYPE_CHECKING:
+    from bsrbench.executors import ExecutorConfig
     from bsrbench.registry import Registry
+    from bsrbench.runner import RunConfig
 
 __all__ = ["SweepConfig", "SweepResult", "check_hr_folder", "run_sweep"]
 
@@ -62,6 +64,8 @@ class SweepConfig:
     tile: int | None = None  # --tile: LR tile side (bsrbench.tiling); None: whole images
     tile_overlap: int | None = None  # --tile-overlap; None: each part's receptive field
     max_memory_mb: float | None = None  # CPU memory cap of the runner's fallback
+    executor: str = "local"  # --executor: local or ray (bsrbench.executors)
+    ray_address: str | None = None  # --ray-address of a running Ray cluster
     command: str = ""
 
     @classmethod
@@ -120,6 +124,17 @@ class SweepConfig:
             twice = sorted({v for v in items if items.count(v) > 1})
             if twice:
                 raise InputError(f"{flag} names {twice[0]!r} twice: give each once")
+        self.executor_config  # noqa: B018 - validates --executor/--ray-address
+
+    @property
+    def executor_config(self) -> ExecutorConfig:
+        """The executor settings (validated)."""
+        from bsrbench.executors import ExecutorConfig
+
+        if self.executor == "ray" and self.save_images:
+            raise InputError("--save-images is not supported with --executor ray yet: run "
+                             "without --save-images, or with --executor local")
+        return ExecutorConfig(self.executor, self.ray_address, self.device)
 
     def with_command(self, command: str) -> SweepConfig:
         return replace(self, command=command)
@@ -176,6 +191,7 @@ _TOML_TYPES: dict[str, Any] = {
     "options": dict, "convention": str, "batch_size": int, "cache_dir": str,
     "save_images": bool, "metrics": _LIST,
     "tile": int, "tile_overlap": int, "max_memory_mb": (int, float),
+    "executor": str, "ray_address": str,
 }
 
 
@@ -285,9 +301,13 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
         raise InputError(f"{images} is a file, but --save-images writes a folder there: "
                          "move the file, or pass another --out")
     _check_jobs(cfg, registry, jobs)
+    from bsrbench.executors import make_executor
+
+    executor = make_executor(cfg.executor_config)  # Ray missing: refused before any work
     with hold_run_folder(out):
         try:
-            failed = _run_jobs(cfg, registry, jobs, out, device, quiet)
+            failed = executor.run(_tasks(cfg, registry, jobs, out, device, quiet), registry,
+                                  out)
         except KeyboardInterrupt as exc:
             raise Interrupted(f"results so far are in {out}; rerun with --out {out} to "
                               "resume") from exc
@@ -371,14 +391,14 @@ def _file_scale(cfg: SweepConfig, registry: Registry, dataset: str, scale: int |
     return ds_scale
 
 
-def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | None,
-              int | None]], out: Path, device: str, quiet: bool) -> int:
-    """Build (or reuse) each test set and run every plan on it; return failed LR images."""
+def _tasks(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | None,
+           int | None]], out: Path, device: str, quiet: bool) -> Iterator[RunConfig]:
+    """Build (or reuse) each test set, just before its first task, and yield a run of
+    every plan on it; the executor runs them."""
     from bsrbench.datasets import TestSet, resolve_dataset
     from bsrbench.progress import Progress
-    from bsrbench.runner import RunConfig, run
+    from bsrbench.runner import RunConfig
 
-    failed = 0
     for dataset, hr, scale in jobs:
         bars: list[Progress] = []
 
@@ -397,16 +417,14 @@ def _run_jobs(cfg: SweepConfig, registry: Registry, jobs: list[tuple[str, str | 
             ds_scale = ts.settings.scale
         for plan in _plans(cfg, registry, ds_scale):
             log.info("running %s on %s (%s) -> %s", plan.label, path.name, device, out)
-            summary = run(RunConfig(plan=plan, dataset=path, out=out, device=device,
-                                    weights=cfg.weights, kernel_weights=cfg.kernel_weights,
-                                    convention=cfg.convention,
-                                    batch_size=cfg.batch_size, command=cfg.command,
-                                    quiet=quiet, save_images=cfg.save_images,
-                                    metrics=cfg.metrics, tile=cfg.tile,
-                                    tile_overlap=cfg.tile_overlap,
-                                    max_memory_mb=cfg.max_memory_mb), registry)
-            failed += summary.failed
-    return failed
+            yield RunConfig(plan=plan, dataset=path, out=out, device=device,
+                            weights=cfg.weights, kernel_weights=cfg.kernel_weights,
+                            convention=cfg.convention,
+                            batch_size=cfg.batch_size, command=cfg.command,
+                            quiet=quiet, save_images=cfg.save_images,
+                            metrics=cfg.metrics, tile=cfg.tile,
+                            tile_overlap=cfg.tile_overlap,
+                            max_memory_mb=cfg.max_memory_mb)
 
 
 def _write_report(out: Path) -> Path | None:

@@ -73,6 +73,12 @@ from bsrbench.cli.common import (
 @click.option("--max-memory-mb", type=click.FloatRange(min=0, min_open=True),
               default=None, metavar="MB",
               help="Memory cap: a batch estimated above it is retried smaller, then tiled.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
+              help="Where the runs execute: local (default, this process) or ray (tasks "
+                   "over a Ray cluster; pip install bsrbench[ray]; docs/cluster.md).")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Ray cluster to use with --executor ray (auto, HOST:6379); default: "
+                   "start a local Ray instance.")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @handle_errors
