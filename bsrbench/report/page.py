@@ -190,16 +190,18 @@ def sections(data: ReportData, runs: Sequence[Path], *, max_images: int,
 
 
 def bundled_notices(data: ReportData) -> list[str]:
-    """What bundled short-budget weights are and how far from the paper, once per note, for
-    every run that used them (run.json's ``bundled_notes``): the header says it first."""
-    notes: list[str] = []
+    """What bundled short-budget weights are and how far from the paper (run.json's
+    ``bundled_notes``), each note once with the methods that used those weights: the
+    header says it first."""
+    methods: dict[str, list[str]] = {}
     for run in data.runs:
         for entry in run.entries:
             for note in entry.get("bundled_notes") or ():
-                text = f"Bundled weights ({entry.get('method')}): {note}"
-                if isinstance(note, str) and text not in notes:
-                    notes.append(text)
-    return notes
+                if isinstance(note, str):
+                    users = methods.setdefault(note, [])
+                    if str(entry.get("method")) not in users:
+                        users.append(str(entry.get("method")))
+    return [f"Bundled weights ({', '.join(users)}): {note}" for note, users in methods.items()]
 
 
 def render_report(run_dirs: Sequence[str | Path], *, max_images: int = 3,
