@@ -3,6 +3,7 @@ real photograph, and the official release layout through --weights."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 
@@ -138,3 +139,23 @@ def test_kernel_weights_where_no_estimator_takes_them_is_refused(cli, photo_dir,
               tmp_path, "--out", "r", "-q")
     assert res.exit_code == 2 and message in res.output
     assert not (tmp_path / "cache").exists()  # refused before any test set was built
+
+
+def test_sftmd_with_the_predictor_is_ikc_step_zero_exactly(cli, photo_dir, tmp_path):
+    """The composition hands SFTMD the Predictor's code itself (same PCA space), so
+    sftmd+ikc.predictor is ikc's first step row for row; the projection through a kernel
+    is another, labelled method and differs."""
+    for args in (("-m", "ikc", "-O", "steps=1"), ("-m", "sftmd", "-k", "ikc.predictor"),
+                 ("-m", "sftmd", "-k", "ikc.predictor", "-O", "kernel_input=kernel")):
+        res = cli("run", *args, "-d", "gaussian8", "--hr", photo_dir, "--out", "r", "-q")
+        assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((tmp_path / "r" / "results.csv").open()))
+    by = {m: {(r["image"], r["kernel_index"]): r for r in rows if r["method"] == m}
+          for m in ("ikc", "sftmd+ikc.predictor", "sftmd+ikc.predictor[kernel-input]")}
+    assert len(by["ikc"]) == 8
+    for key, row in by["ikc"].items():
+        same = by["sftmd+ikc.predictor"][key]
+        for col in ("psnr", "ssim", "kernel_psnr", "code_l2"):
+            assert same[col] == row[col], (key, col)
+    assert any(by["sftmd+ikc.predictor[kernel-input]"][k]["psnr"] != r["psnr"]
+               for k, r in by["ikc"].items())
