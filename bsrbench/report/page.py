@@ -125,6 +125,12 @@ def summary_items(data: ReportData) -> list[tuple[str, bool]]:
                       + ", ".join(sorted({label for label, _, _ in it})) + ".", False))
     items.append(("Metrics: " + ("; ".join(f"{m.label} ({m.direction})" for m in data.metrics)
                                  or "none in results.csv") + ".", False))
+    if "kernel_psnr" in frame and frame["kernel_psnr"].notna().any():
+        items.append(("Kernel PSNR: each estimate against the ground-truth kernel after the "
+                      "documented centre alignment (both zero-padded to one grid, the estimate "
+                      "shifted by the whole pixels that bring its centre of mass nearest the "
+                      "ground truth's; peak = the ground truth's maximum); equal to the plain "
+                      "kernel PSNR for centred kernels of one size.", False))
     convs = sorted(set(frame["convention"]) - {""})
     for c in convs:
         items.append((f"Metric convention {c}: {CONVENTIONS.get(c, 'see run.json')}.", False))
