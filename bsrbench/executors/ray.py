@@ -172,12 +172,12 @@ class RayExecutor:
     def _run(self, tasks: list[RunConfig], registry: Registry, out: Path) -> int:
         ray = self.ray
         gpus = ray.cluster_resources().get("GPU", 0) if self.device != "cpu" else 0
-        remote = ray.remote(run_task).options(
-            num_cpus=1, num_gpus=1 if gpus else 0, max_retries=self.max_retries,
-            retry_exceptions=False)
+        remote = ray.remote(run_task)
         files = ray.put(snapshot(out))
         reg = ray.put(registry)
-        pending = {remote.options(name=_label(task)).remote(task, reg, files, self.device):
+        pending = {remote.options(num_cpus=1, num_gpus=1 if gpus else 0,
+                                  max_retries=self.max_retries, retry_exceptions=False,
+                                  name=_label(task)).remote(task, reg, files, self.device):
                    task for task in tasks}
         log.info("ray: %d tasks on %s (%s GPUs)", len(tasks),
                  self.address or "a local instance", gpus)
@@ -206,6 +206,7 @@ class RayExecutor:
                 raise cause from None
             raise
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-            raise RunError(f"{_label(task)}: its Ray worker died {self.max_retries + 1} "
-                           f"times ({type(exc).__name__}); results of the other tasks are "
-                           "kept: rerun the same command to resume") from None
+            raise RunError(f"{_label(task)}: its Ray worker died on each of its "
+                           f"{self.max_retries + 1} tries ({type(exc).__name__}); the "
+                           "finished tasks' rows are kept: rerun the same command to "
+                           "resume") from None

@@ -1,0 +1,144 @@
+"""The Ray executor on a local Ray instance this module starts (2 CPUs, loopback only):
+the same rows as the local executor, a killed worker retried without duplicate rows, and
+resume after an interrupted driver, across executors both ways."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from bsrbench import MethodSpec, Step, hookimpl
+from bsrbench.errors import Interrupted
+from bsrbench.registry import load_registry
+from bsrbench.results import KEY, read_table
+from bsrbench.sweep import SweepConfig, run_sweep
+
+ray = pytest.importorskip("ray")
+
+
+class Sharper:
+    """A fast fake iterative method: bicubic, then one slightly brighter step."""
+
+    def run(self, batch):
+        from bsrbench.resize import imresize
+
+        up = imresize(batch.lr, batch.scale)
+        for i in range(2):
+            yield Step(sr=up * (1 + 0.01 * i))
+
+
+class KillsItsWorkerOnce(Sharper):
+    """Kills its own process the first time it runs (the marker file records that), then
+    behaves as :class:`Sharper`: a worker dying mid-task, once."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def run(self, batch):
+        if not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield from super().run(batch)
+
+
+class FakePlugin:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    @hookimpl
+    def bsrbench_methods(self):
+        marker = self.marker
+        return [MethodSpec("sharper", "2 steps", "-", "MIT", (4,),
+                           factory=lambda ctx: Sharper(), iterative=True),
+                MethodSpec("killer", "dies once", "-", "MIT", (4,),
+                           factory=lambda ctx: KillsItsWorkerOnce(marker), iterative=True)]
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local Ray instance for the module: 2 CPUs, bound to the loopback address."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+             logging_level="ERROR", configure_logging=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def reg(tmp_path):
+    return load_registry(extra=[FakePlugin(tmp_path / "killed-once")])
+
+
+def _sweep(reg, hr_dir, tmp_path, out, methods, executor):
+    cfg = SweepConfig(tuple(methods), ("gaussian8",), hr=(str(hr_dir),), out=tmp_path / out,
+                      cache_dir=tmp_path / "cache", metrics=("psnr",), executor=executor,
+                      device="cpu")
+    return run_sweep(cfg, reg, quiet=True)
+
+
+def _rows(out: Path) -> list[tuple]:
+    """The rows without their timing and run columns, in key order; each key once."""
+    rows = read_table(out / "results.csv").rows
+    keys = [tuple(r[c] for c in (*KEY, "step")) for r in rows]
+    assert len(keys) == len(set(keys)), "duplicate rows"
+    return sorted(tuple((c, v) for c, v in r.items() if c not in {"seconds", "run_id"})
+                  for r in rows)
+
+
+def test_ray_executor_writes_the_rows_of_the_local_executor(ray_instance, reg, hr_dir,
+                                                            tmp_path):
+    local = _sweep(reg, hr_dir, tmp_path, "local", ["bicubic", "sharper"], "local")
+    remote = _sweep(reg, hr_dir, tmp_path, "ray", ["bicubic", "sharper"], "ray")
+    assert remote.failed == local.failed == 0
+    rows = _rows(remote.results.parent)
+    assert len(rows) == 2 * 8 * (1 + 2)  # 2 HR x 8 kernels x (bicubic 1 + sharper 2 steps)
+    assert rows == _rows(local.results.parent)
+    runs = __import__("json").loads((tmp_path / "ray" / "run.json").read_text())["runs"]
+    assert sorted(r["method"] for r in runs) == ["bicubic", "sharper"]
+    assert all("finished" in r for r in runs)
+
+
+def test_ray_executor_retries_a_killed_worker_without_duplicate_rows(ray_instance, reg,
+                                                                     hr_dir, tmp_path):
+    marker = tmp_path / "killed-once"
+    remote = _sweep(reg, hr_dir, tmp_path, "ray", ["killer"], "ray")
+    assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker died
+    local = _sweep(reg, hr_dir, tmp_path, "local", ["killer"], "local")  # marker: no kill
+    assert len(_rows(remote.results.parent)) == 2 * 8 * 2
+    assert _rows(remote.results.parent) == _rows(local.results.parent)
+
+
+def test_ray_resumes_an_interrupted_driver_and_either_executor_finishes(
+        ray_instance, reg, hr_dir, tmp_path, monkeypatch):
+    import bsrbench.executors.ray as ray_executor
+
+    reference = _rows(_sweep(reg, hr_dir, tmp_path, "local", ["bicubic", "sharper"],
+                             "local").results.parent)
+    append = ray_executor._append
+
+    def append_then_interrupt(*args):
+        append(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray_executor, "_append", append_then_interrupt)
+    with pytest.raises(Interrupted):
+        _sweep(reg, hr_dir, tmp_path, "a", ["bicubic", "sharper"], "ray")
+    first = read_table(tmp_path / "a" / "results.csv").rows
+    assert len({r["method"] for r in first}) == 1  # one task's rows, all of them
+    assert len(first) in (2 * 8, 2 * 8 * 2)
+    monkeypatch.setattr(ray_executor, "_append", append)
+    _sweep(reg, hr_dir, tmp_path, "a", ["bicubic", "sharper"], "local")  # ray -> local
+    assert _rows(tmp_path / "a") == reference
+    kept = {r["run_id"] for r in read_table(tmp_path / "a" / "results.csv").rows[:len(first)]}
+    assert kept == {first[0]["run_id"]}  # the interrupted run's rows were not recomputed
+
+    _sweep(reg, hr_dir, tmp_path, "b", ["sharper"], "local")  # local -> ray
+    before = read_table(tmp_path / "b" / "results.csv").rows
+    _sweep(reg, hr_dir, tmp_path, "b", ["bicubic", "sharper"], "ray")
+    after = read_table(tmp_path / "b" / "results.csv").rows
+    assert after[:len(before)] == before and len(after) == len(before) + 2 * 8
+    assert _rows(tmp_path / "b") == reference
