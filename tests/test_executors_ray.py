@@ -142,3 +142,18 @@ def test_ray_resumes_an_interrupted_driver_and_either_executor_finishes(
     after = read_table(tmp_path / "b" / "results.csv").rows
     assert after[:len(before)] == before and len(after) == len(before) + 2 * 8
     assert _rows(tmp_path / "b") == reference
+
+
+def test_cli_run_executor_ray_joins_the_running_instance(ray_instance, hr_dir, tmp_path,
+                                                         monkeypatch):
+    from click.testing import CliRunner
+
+    from bsrbench.cli import main
+
+    monkeypatch.chdir(tmp_path)  # relative --cache-dir: workers get absolute paths
+    result = CliRunner().invoke(main, ["run", "-m", "bicubic", "-d", "gaussian8", "--hr",
+                                       str(hr_dir), "--cache-dir", "cache", "--out", "run",
+                                       "--metrics", "psnr", "--executor", "ray", "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(read_table(tmp_path / "run" / "results.csv").rows) == 2 * 8
+    assert ray.is_initialized()  # an instance it did not start is left running

@@ -108,6 +108,17 @@ def _label(task: RunConfig) -> str:
     return f"{task.plan.label} on {Path(task.dataset).name}"
 
 
+def _absolute(task: RunConfig) -> RunConfig:
+    """``task`` with absolute input paths: a worker on another machine, or started in
+    another folder, finds the test set and weights at the same place on the shared
+    filesystem (run.json records these paths; rows do not depend on them)."""
+    def resolved(path: Path | None) -> Path | None:
+        return None if path is None else Path(path).resolve()
+
+    return replace(task, dataset=Path(task.dataset).resolve(), weights=resolved(task.weights),
+                   kernel_weights=resolved(task.kernel_weights))
+
+
 def _append(out: Path, registry: Registry, task: RunConfig, result: TaskResult) -> None:
     """Store one finished task in the run folder: run.json entries first (as the runner
     records its settings before its rows), then every row in one append."""
@@ -175,6 +186,7 @@ class RayExecutor:
         remote = ray.remote(run_task)
         files = ray.put(snapshot(out))
         reg = ray.put(registry)
+        tasks = [_absolute(task) for task in tasks]
         pending = {remote.options(num_cpus=1, num_gpus=1 if gpus else 0,
                                   max_retries=self.max_retries, retry_exceptions=False,
                                   name=_label(task)).remote(task, reg, files, self.device):
