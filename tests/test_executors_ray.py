@@ -157,3 +157,17 @@ def test_cli_run_executor_ray_joins_the_running_instance(ray_instance, hr_dir, t
     assert result.exit_code == 0, result.output
     assert len(read_table(tmp_path / "run" / "results.csv").rows) == 2 * 8
     assert ray.is_initialized()  # an instance it did not start is left running
+
+
+def test_ray_worker_user_error_reaches_the_driver_as_itself(ray_instance, reg, hr_dir,
+                                                            tmp_path):
+    from bsrbench.errors import InputError
+
+    _sweep(reg, hr_dir, tmp_path, "run", ["sharper"], "local")
+    cfg = SweepConfig(("sharper",), ("gaussian8",), hr=(str(hr_dir),), out=tmp_path / "run",
+                      cache_dir=tmp_path / "cache", metrics=("psnr",), executor="ray",
+                      device="cpu", batch_size=4)
+    before = (tmp_path / "run" / "results.csv").read_bytes()
+    with pytest.raises(InputError, match="made with other batch size"):
+        run_sweep(cfg, reg, quiet=True)
+    assert (tmp_path / "run" / "results.csv").read_bytes() == before

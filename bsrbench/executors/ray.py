@@ -121,13 +121,21 @@ def _absolute(task: RunConfig) -> RunConfig:
 
 def _append(out: Path, registry: Registry, task: RunConfig, result: TaskResult) -> None:
     """Store one finished task in the run folder: run.json entries first (as the runner
-    records its settings before its rows), then every row in one append."""
+    records its settings before its rows), then every row in one append.
+
+    Raises:
+        InputError: a task that finished earlier wrote the same method on the same test-set
+            label and scale with other settings (the worker's copy predates it).
+    """
     from bsrbench.results import RESULTS, ResultsFile, RunLog
     from bsrbench.scoring import select_metrics
 
     metrics = [m.name for m in select_metrics(registry, task.metrics)]
     results = ResultsFile(out / RESULTS, metrics=metrics)
     runlog = RunLog(out, has_rows=bool(results.table.rows))
+    wrote = {row.get("run_id", "") for row in results.table.rows}
+    for entry in result.runs:  # again here: another task may have written since the copy
+        runlog.check_resume(entry, wrote)
     for entry in result.runs:
         runlog.record(entry)
     if result.rows:
