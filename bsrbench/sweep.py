@@ -131,9 +131,6 @@ class SweepConfig:
         """The executor settings (validated)."""
         from bsrbench.executors import ExecutorConfig
 
-        if self.executor == "ray" and self.save_images:
-            raise InputError("--save-images is not supported with --executor ray yet: run "
-                             "without --save-images, or with --executor local")
         return ExecutorConfig(self.executor, self.ray_address, self.device)
 
     def with_command(self, command: str) -> SweepConfig:

@@ -34,8 +34,6 @@ def test_sweep_config_reads_executor_keys_from_toml(tmp_path):
     toml.write_text('methods = "bicubic"\ndatasets = "gaussian8"\nexecutor = 1\n')
     with pytest.raises(InputError, match="executor must be str"):
         SweepConfig.from_sources(toml, {}, {})
-    with pytest.raises(InputError, match="--save-images is not supported with --executor"):
-        SweepConfig(("bicubic",), ("gaussian8",), executor="ray", save_images=True)
 
 
 def test_executor_ray_without_ray_is_one_line_with_the_install_hint(monkeypatch, tmp_path,

@@ -73,10 +73,10 @@ def reg(tmp_path):
     return load_registry(extra=[FakePlugin(tmp_path / "killed-once")])
 
 
-def _sweep(reg, hr_dir, tmp_path, out, methods, executor):
+def _sweep(reg, hr_dir, tmp_path, out, methods, executor, **kw):
     cfg = SweepConfig(tuple(methods), ("gaussian8",), hr=(str(hr_dir),), out=tmp_path / out,
                       cache_dir=tmp_path / "cache", metrics=("psnr",), executor=executor,
-                      device="cpu")
+                      device="cpu", **kw)
     return run_sweep(cfg, reg, quiet=True)
 
 
@@ -91,8 +91,10 @@ def _rows(out: Path) -> list[tuple]:
 
 def test_ray_executor_writes_the_rows_of_the_local_executor(ray_instance, reg, hr_dir,
                                                             tmp_path):
-    local = _sweep(reg, hr_dir, tmp_path, "local", ["bicubic", "sharper"], "local")
-    remote = _sweep(reg, hr_dir, tmp_path, "ray", ["bicubic", "sharper"], "ray")
+    local = _sweep(reg, hr_dir, tmp_path, "local", ["bicubic", "sharper"], "local",
+                   save_images=True)
+    remote = _sweep(reg, hr_dir, tmp_path, "ray", ["bicubic", "sharper"], "ray",
+                    save_images=True)
     assert remote.failed == local.failed == 0
     rows = _rows(remote.results.parent)
     assert len(rows) == 2 * 8 * (1 + 2)  # 2 HR x 8 kernels x (bicubic 1 + sharper 2 steps)
@@ -100,6 +102,11 @@ def test_ray_executor_writes_the_rows_of_the_local_executor(ray_instance, reg, h
     runs = __import__("json").loads((tmp_path / "ray" / "run.json").read_text())["runs"]
     assert sorted(r["method"] for r in runs) == ["bicubic", "sharper"]
     assert all("finished" in r for r in runs)
+    images = {p.relative_to(tmp_path / "ray"): p.read_bytes()
+              for p in (tmp_path / "ray" / "images").rglob("*") if p.is_file()}
+    assert len(images) > 2 * 8 * 3  # HR, LR and every step's SR came back to the driver
+    assert images == {p.relative_to(tmp_path / "local"): p.read_bytes()
+                      for p in (tmp_path / "local" / "images").rglob("*") if p.is_file()}
 
 
 def test_ray_executor_retries_a_killed_worker_without_duplicate_rows(ray_instance, reg,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,8 @@ class TaskResult:
     runs: list[dict[str, Any]]
     failed: int  # LR images with error rows
     label: str  # method on test set, for log lines
+    # --save-images: the files this run wrote under images/, by path relative to it
+    images: dict[str, bytes] = field(default_factory=dict)
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
@@ -85,7 +87,7 @@ def run_task(task: RunConfig, registry: Registry, files: Mapping[str, bytes],
         device: the device asked for; ``auto`` resolves on this worker's machine.
     """
     from bsrbench.device import pick_device
-    from bsrbench.results import RESULTS, RunLog, read_table
+    from bsrbench.results import IMAGES, RESULTS, RunLog, read_table
     from bsrbench.runner import run
 
     with tempfile.TemporaryDirectory(prefix="bsrbench-task-") as tmp:
@@ -101,7 +103,9 @@ def run_task(task: RunConfig, registry: Registry, files: Mapping[str, bytes],
         path = scratch / RESULTS
         rows = [r for r in read_table(path).rows if r.get("run_id") in ids] \
             if path.exists() else []
-    return TaskResult(rows, runs, summary.failed, _label(task))
+        images = {str(f.relative_to(scratch / IMAGES)): f.read_bytes()
+                  for f in sorted((scratch / IMAGES).rglob("*")) if f.is_file()}
+    return TaskResult(rows, runs, summary.failed, _label(task), images)
 
 
 def _label(task: RunConfig) -> str:
@@ -121,13 +125,14 @@ def _absolute(task: RunConfig) -> RunConfig:
 
 def _append(out: Path, registry: Registry, task: RunConfig, result: TaskResult) -> None:
     """Store one finished task in the run folder: run.json entries first (as the runner
-    records its settings before its rows), then every row in one append.
+    records its settings before its rows), its images (``--save-images``), then every
+    row in one append, so a stored row never points at a missing image.
 
     Raises:
         InputError: a task that finished earlier wrote the same method on the same test-set
             label and scale with other settings (the worker's copy predates it).
     """
-    from bsrbench.results import RESULTS, ResultsFile, RunLog
+    from bsrbench.results import IMAGES, RESULTS, ResultsFile, RunLog
     from bsrbench.scoring import select_metrics
 
     metrics = [m.name for m in select_metrics(registry, task.metrics)]
@@ -138,6 +143,10 @@ def _append(out: Path, registry: Registry, task: RunConfig, result: TaskResult) 
         runlog.check_resume(entry, wrote)
     for entry in result.runs:
         runlog.record(entry)
+    for name, data in result.images.items():
+        target = out / IMAGES / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     if result.rows:
         results.append(result.rows)
 
