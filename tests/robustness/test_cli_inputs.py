@@ -133,7 +133,7 @@ def test_os_errors_exit_2_for_the_users_path_and_1_for_failed_work(cli, hr_dir, 
     def fail(*args, **kwargs):
         raise OSError(code, os_strerror(code), "some/path")
 
-    monkeypatch.setattr(bsrbench.sweep, "_run_jobs", fail)
+    monkeypatch.setattr(bsrbench.sweep, "_tasks", fail)  # where the sweep's work starts
     line = one_line_error(cli(*_run(hr_dir)), 1 if err in ("ENOSPC", "EIO") else 2,
                           "some/path")
     assert ("disk full" in line) == (err == "ENOSPC")
