@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PINS_FILE",
     "bundled_pins",
+    "count_indexed",
     "file_sha256",
     "load_state_dict",
     "pinned_sha256",
@@ -145,3 +146,13 @@ def bundled_pins(folder: str | Path, names: list[str] | tuple[str, ...],
         return {}
     table = json.loads(pins.read_text())
     return {f"{label}/{n}": table[n] for n in names if n in table}
+
+
+def count_indexed(state: Mapping[str, object], prefix: str) -> int:
+    """How many numbered blocks ``prefix<i>.`` a state dict holds (``max i + 1``; 0 for
+    none): how a loader infers a released network's depth from its keys."""
+    import re
+
+    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
+    found = {int(m.group(1)) for k in state if (m := pat.match(k))}
+    return max(found) + 1 if found else 0

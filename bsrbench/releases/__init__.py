@@ -8,6 +8,7 @@ with :func:`cached_file`. Nothing here imports torch.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bsrbench.releases.cache import cache_root, cached_file, recorded_sha256
 from bsrbench.releases.catalogue import catalogue, lookup
@@ -26,6 +27,7 @@ __all__ = [
     "get",
     "git_blob_id",
     "lookup",
+    "read_checkpoint",
     "recorded_sha256",
     "verify",
     "verify_files",
@@ -45,3 +47,16 @@ def verify(path: str | Path | None = None, cache_dir: str | Path | None = None
            ) -> list[Verified]:
     """Check ``path`` (a file or folder) or, without one, every cached release."""
     return verify_files([] if path is None else [Path(path)], catalogue(), cache_dir)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A released checkpoint's state dict, read without unpickling code
+    (:func:`bsrbench.weights.load_state_dict`), hash-checked against the record of the
+    weights cache when it came from there, with a ``DataParallel`` ``module.`` prefix on
+    every key removed (as upstream training scripts save them)."""
+    from bsrbench.weights import load_state_dict
+
+    state = load_state_dict(path, sha256=recorded_sha256(path))
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state

@@ -12,34 +12,18 @@ code length must be those of the requested configuration.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from torch import Tensor
 
 from bsrbench.errors import WeightsError
-from bsrbench.weights import load_state_dict
+from bsrbench.releases import read_checkpoint
+from bsrbench.weights import count_indexed
 from bsrbench_dan.arch import DAN, DANConfig
 from bsrbench_dan.configs import Official
 
 __all__ = ["check_state_dict", "infer_config", "load_dan", "read_checkpoint"]
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
-    """Read a checkpoint (``weights_only``; hash-checked when it came from the cache)."""
-    from bsrbench.releases import recorded_sha256
-
-    state = load_state_dict(path, sha256=recorded_sha256(path))
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
-def _count(state: Mapping[str, Tensor], prefix: str) -> int:
-    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
-    found = {int(m.group(1)) for k in state if (m := pat.match(k))}
-    return max(found) + 1 if found else 0
 
 
 def infer_config(state: Mapping[str, Tensor], want: Official, source: str | Path,
@@ -76,9 +60,10 @@ def infer_config(state: Mapping[str, Tensor], want: Official, source: str | Path
             f"{want.kernel_size}x{want.kernel_size} kernels, {want.para} codes "
             f"({want.name}.pth)")
     if version == 1:
-        return DANConfig(1, scale, k, para, nf, nb=_count(state, "Restorer.body."), loop=loop)
-    return DANConfig(2, scale, k, para, nf, nb=_count(state, "Restorer.body.0.body."),
-                     ng=_count(state, "Restorer.body."), loop=loop)
+        return DANConfig(1, scale, k, para, nf, nb=count_indexed(state, "Restorer.body."),
+                         loop=loop)
+    return DANConfig(2, scale, k, para, nf, nb=count_indexed(state, "Restorer.body.0.body."),
+                     ng=count_indexed(state, "Restorer.body."), loop=loop)
 
 
 def check_state_dict(state: Mapping[str, Tensor], net: DAN, source: str | Path) -> None:

@@ -9,39 +9,23 @@ smaller than the official ones); scale and kernel size must be the requested one
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from torch import Tensor
 
 from bsrbench.errors import WeightsError
-from bsrbench.weights import load_state_dict
+from bsrbench.releases import read_checkpoint
+from bsrbench.weights import count_indexed
 from bsrbench_dcls.arch import DCLS, FILTERS, G_CHAN, DCLSConfig
 from bsrbench_dcls.configs import Official
 
 __all__ = ["check_state_dict", "infer_config", "load_dcls", "read_checkpoint"]
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
-    """Read a checkpoint (``weights_only``; hash-checked when it came from the cache)."""
-    from bsrbench.releases import recorded_sha256
-
-    state = load_state_dict(path, sha256=recorded_sha256(path))
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
-def _count(state: Mapping[str, Tensor], prefix: str) -> int:
-    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
-    found = {int(m.group(1)) for k in state if (m := pat.match(k))}
-    return max(found) + 1 if found else 0
-
-
 def _kernel_size(state: Mapping[str, Tensor]) -> int | None:
     first = state.get("Estimator.dec.0.weight")
-    n = _count(state, "Estimator.dec.")
+    n = count_indexed(state, "Estimator.dec.")
     for k, filters in FILTERS.items():
         if first is not None and len(filters) == n and \
                 first.shape[0] == G_CHAN * 3 * filters[0] ** 2:
@@ -75,7 +59,8 @@ def infer_config(state: Mapping[str, Tensor], want: Official, source: str | Path
                            f"needs x{want.scale} with {want.kernel_size}x{want.kernel_size} "
                            f"kernels ({want.filename})")
     return DCLSConfig(scale, want.kernel_size, int(latent.shape[0]), nf,
-                      nb=_count(state, "Restorer.body.0.body."), ng=_count(state, "Restorer.body."))
+                      nb=count_indexed(state, "Restorer.body.0.body."),
+                      ng=count_indexed(state, "Restorer.body."))
 
 
 def check_state_dict(state: Mapping[str, Tensor], net: DCLS, source: str | Path) -> None:
