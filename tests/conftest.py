@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from shared_bundle import SHARED, shared_dir  # noqa: F401 (re-exported for tests)
+
+# The Ray tests start a local instance: keep every connection of it on 127.0.0.1 (Ray's
+# single-machine mode; by default it talks to the machine's own network address). Set
+# before anything imports ray, which reads it once.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 @pytest.fixture
