@@ -24,6 +24,7 @@ __all__ = [
     "catalogue",
     "fetch",
     "file_hashes",
+    "find_release_weights",
     "get",
     "git_blob_id",
     "lookup",
@@ -60,3 +61,47 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
     return state
+
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
+
+
+def find_release_weights(path: str | Path | None, name: str, *, needs: str,
+                         folders: tuple[str, ...], stems: tuple[str, ...], missing: str,
+                         pass_hint: str) -> Path:
+    """Resolve a method's ``--weights`` for the released checkpoint of release ``name``.
+
+    ``None``: the file ``bsrbench weights get NAME`` cached, else an error saying ``needs``
+    (which file, where upstream publishes it). A file: itself. The release name: its
+    cached file. A folder: the first ``<folder>/<stem><suffix>`` found (``folders``
+    relative to it, "" for itself; suffixes ``.pth``, ``.pt``, ``.safetensors``), else the
+    ``missing`` message. ``pass_hint`` ends the error for a path that does not exist.
+
+    Raises:
+        WeightsError: nothing found; every message is one line.
+    """
+    from bsrbench.errors import WeightsError
+
+    if path is None:
+        cached = cached_file(name)
+        if cached is not None:
+            return cached
+        raise WeightsError(f"{needs}: pass --weights FILE_OR_DIR (or `bsrbench weights get "
+                           f"{name}`)")
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.exists() and str(path) == name:  # a release name
+        cached = cached_file(name)
+        if cached is None:
+            raise WeightsError(f"release {path} is not in the weights cache: run `bsrbench "
+                               f"weights get {path}` first")
+        return cached
+    if path.is_dir():
+        for folder in folders:
+            for stem in stems:
+                for suffix in CHECKPOINT_SUFFIXES:
+                    if (path / folder / f"{stem}{suffix}").is_file():
+                        return path / folder / f"{stem}{suffix}"
+        raise WeightsError(missing)
+    raise WeightsError(f"weights path {path} does not exist: pass {pass_hint} or its folder")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bsrbench.errors import InputError, WeightsError
+from bsrbench.errors import InputError
 
 __all__ = [
     "DAN_COMMIT",
@@ -27,7 +27,6 @@ DAN_REPO = "greatlog/DAN"
 DAN_COMMIT = "4c4de00714e2a3ea541071da182a4e792128d128"
 DAN_PAGE = "https://github.com/greatlog/DAN"
 LOOP = 4  # alternations in every official test yml
-SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
 @dataclass(frozen=True)
@@ -93,34 +92,17 @@ def find_checkpoint(path: str | Path | None, cfg: Official) -> Path:
         WeightsError: nothing found; the message names the file and where upstream
             publishes it.
     """
+    from bsrbench.releases import find_release_weights
+
     where = (f"the checkpoint {cfg.name}.pth from the Google Drive / BaiduYun links in the "
              f"README of {DAN_PAGE}")
-    if path is None:
-        cached = _cached(cfg.name)
-        if cached is not None:
-            return cached
-        raise WeightsError(f"danv{cfg.version} x{cfg.scale} setting {cfg.setting} needs {where}: "
-                           f"pass --weights FILE_OR_DIR (or `bsrbench weights get {cfg.name}`)")
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.exists() and str(path) == cfg.name:  # a release name
-        from bsrbench.releases import cached_file
-
-        cached = cached_file(str(path))
-        if cached is None:
-            raise WeightsError(f"release {path} is not in the weights cache: run `bsrbench "
-                               f"weights get {path}` first")
-        return cached
-    if path.is_dir():
-        sub = f"DANv{cfg.version}"
-        for folder in (path, path / sub, path / "checkpoints" / sub):
-            for suffix in SUFFIXES:
-                if (folder / f"{cfg.name}{suffix}").is_file():
-                    return folder / f"{cfg.name}{suffix}"
-        raise WeightsError(f"no {cfg.name}.pth in {path} (nor in DANv{cfg.version}/ under it): "
-                           f"get {where}")
-    raise WeightsError(f"weights path {path} does not exist: pass {cfg.name}.pth or its folder")
+    sub = f"DANv{cfg.version}"
+    return find_release_weights(
+        path, cfg.name,
+        needs=f"danv{cfg.version} x{cfg.scale} setting {cfg.setting} needs {where}",
+        folders=("", sub, f"checkpoints/{sub}"), stems=(cfg.name,),
+        missing=f"no {cfg.name}.pth in {path} (nor in {sub}/ under it): get {where}",
+        pass_hint=f"{cfg.name}.pth")
 
 
 def _cached(name: str) -> Path | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bsrbench.errors import InputError, WeightsError
+from bsrbench.errors import InputError
 
 __all__ = ["DCLS_COMMIT", "DCLS_PAGE", "DCLS_REPO", "OFFICIAL", "Official", "find_checkpoint",
            "official", "weights_available"]
@@ -20,7 +20,6 @@ __all__ = ["DCLS_COMMIT", "DCLS_PAGE", "DCLS_REPO", "OFFICIAL", "Official", "fin
 DCLS_REPO = "megvii-research/DCLS-SR"
 DCLS_COMMIT = "3314f42e5ffa60962406a9764838fb0c490d1e28"
 DCLS_PAGE = "https://github.com/megvii-research/DCLS-SR"
-SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
 @dataclass(frozen=True)
@@ -70,36 +69,14 @@ def find_checkpoint(path: str | Path | None, cfg: Official) -> Path:
     Raises:
         WeightsError: nothing found; the message names the file and where it is published.
     """
+    from bsrbench.releases import find_release_weights
+
     where = f"{cfg.filename} from the Google Drive link in the README of {DCLS_PAGE}"
-    if path is None:
-        from bsrbench.releases import cached_file
-
-        cached = cached_file(cfg.name)
-        if cached is not None:
-            return cached
-        raise WeightsError(f"dcls x{cfg.scale} setting {cfg.setting} needs {where}: pass "
-                           f"--weights FILE_OR_DIR (or `bsrbench weights get {cfg.name}`)")
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.exists() and str(path) == cfg.name:  # a release name
-        from bsrbench.releases import cached_file
-
-        cached = cached_file(str(path))
-        if cached is None:
-            raise WeightsError(f"release {path} is not in the weights cache: run `bsrbench "
-                               f"weights get {path}` first")
-        return cached
-    if path.is_dir():
-        stems = (cfg.filename[:-4], cfg.name)
-        for folder in (path, path / "pretrained_models"):
-            for stem in stems:
-                for suffix in SUFFIXES:
-                    if (folder / f"{stem}{suffix}").is_file():
-                        return folder / f"{stem}{suffix}"
-        raise WeightsError(f"no {cfg.filename} in {path} (nor in pretrained_models/): get "
-                           f"{where}")
-    raise WeightsError(f"weights path {path} does not exist: pass {cfg.filename} or its folder")
+    return find_release_weights(
+        path, cfg.name, needs=f"dcls x{cfg.scale} setting {cfg.setting} needs {where}",
+        folders=("", "pretrained_models"), stems=(cfg.filename[:-4], cfg.name),
+        missing=f"no {cfg.filename} in {path} (nor in pretrained_models/): get {where}",
+        pass_hint=cfg.filename)
 
 
 def weights_available(scale: int, setting: int = 1) -> bool:
