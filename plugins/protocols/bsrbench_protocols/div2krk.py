@@ -27,11 +27,12 @@ KERNEL_PARAMS = ("sigma1, sigma2 = lambda_1, lambda_2: covariance eigenvalues (v
                  "theta in radians, U[0, pi)")
 
 
-def notebook_kernel(k: int, sf: int, lambda_1: float, lambda_2: float, theta: float,
-                    noise_uniform: Any, noise_level: float) -> Any:
-    """The notebook's ``gen_kernel`` given its draws: float64 (k, k), sums to 1."""
+def raw_kernel(k: int, sf: int, lambda_1: float, lambda_2: float, theta: float,
+               noise_uniform: Any, noise_level: float) -> Any:
+    """The anisotropic Gaussian of KernelGAN's notebook (and FKP's ``gen_kernel_fixed``,
+    which copies it) given its draws, with its multiplicative noise, before the shift that
+    places its centre of mass: float64 (k, k), not normalised."""
     import numpy as np
-    from scipy import ndimage
 
     lam = np.diag([lambda_1, lambda_2])
     c, s = np.cos(theta), np.sin(theta)
@@ -45,10 +46,26 @@ def notebook_kernel(k: int, sf: int, lambda_1: float, lambda_2: float, theta: fl
     zz = z - mu
     zz_t = zz.transpose(0, 1, 3, 2)
     noise = -noise_level + noise_uniform * noise_level * 2
-    raw = np.exp(-0.5 * np.squeeze(zz_t @ inv_sigma @ zz)) * (1 + noise)
-    wanted = np.array(raw.shape) / 2 + 0.5 * (sf_v - raw.shape[0] % 2)
+    return np.exp(-0.5 * np.squeeze(zz_t @ inv_sigma @ zz)) * (1 + noise)
+
+
+def shift_to(raw: Any, wanted: Any) -> Any:
+    """Move a kernel's centre of mass to ``wanted`` (scipy's spline shift) and renormalise."""
+    import numpy as np
+    from scipy import ndimage
+
     shifted = ndimage.shift(raw, wanted - np.array(ndimage.center_of_mass(raw)))
     return shifted / np.sum(shifted)
+
+
+def notebook_kernel(k: int, sf: int, lambda_1: float, lambda_2: float, theta: float,
+                    noise_uniform: Any, noise_level: float) -> Any:
+    """The notebook's ``gen_kernel`` given its draws: float64 (k, k), sums to 1."""
+    import numpy as np
+
+    raw = raw_kernel(k, sf, lambda_1, lambda_2, theta, noise_uniform, noise_level)
+    wanted = np.array(raw.shape) / 2 + 0.5 * (np.array([sf, sf]) - raw.shape[0] % 2)
+    return shift_to(raw, wanted)
 
 
 def compose_x2(kernel: Any) -> Any:

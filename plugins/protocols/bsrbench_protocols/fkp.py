@@ -21,6 +21,7 @@ from typing import Any
 
 from bsrbench.datasets import Rendered, load_array
 from bsrbench.errors import InputError
+from bsrbench_protocols.div2krk import raw_kernel, shift_to
 
 KERNEL_PARAMS = ("sigma1, sigma2 = lambda_1, lambda_2: covariance eigenvalues (variances, "
                  "pixels^2) before the kernel noise; theta in radians, U[0, pi); noise = "
@@ -29,23 +30,15 @@ KERNEL_PARAMS = ("sigma1, sigma2 = lambda_1, lambda_2: covariance eigenvalues (v
 
 def fkp_kernel(k: int, sf: int, lambda_1: float, lambda_2: float, theta: float,
                noise_uniform: Any, noise_level: float) -> Any:
-    """``gen_kernel_fixed`` given its draws: float64 (k, k), centre of mass (k - sf)/2."""
-    import numpy as np
-    from scipy import ndimage
+    """``gen_kernel_fixed`` given its draws: float64 (k, k), centre of mass (k - sf)/2.
 
-    lam = np.diag([lambda_1, lambda_2])
-    c, s = np.cos(theta), np.sin(theta)
-    q = np.array([[c, -s], [s, c]])
-    inv_sigma = np.linalg.inv(q @ lam @ q.T)[None, None, :, :]
-    k_size, sf_v = np.array([k, k]), np.array([sf, sf])
-    mu = (k_size // 2 + 0.5 * (sf_v - k_size % 2))[None, None, :, None]
-    x, y = np.meshgrid(range(k), range(k))
-    zz = np.stack([x, y], 2)[:, :, :, None] - mu
-    noise = -noise_level + noise_uniform * noise_level * 2
-    raw = np.exp(-0.5 * np.squeeze(zz.transpose(0, 1, 3, 2) @ inv_sigma @ zz)) * (1 + noise)
-    wanted = (np.array(raw.shape) - sf) / 2
-    shifted = ndimage.shift(raw, wanted - np.array(ndimage.center_of_mass(raw)))
-    return shifted / np.sum(shifted)
+    The same Gaussian as KernelGAN's notebook kernel; only where its centre of mass goes
+    differs.
+    """
+    import numpy as np
+
+    raw = raw_kernel(k, sf, lambda_1, lambda_2, theta, noise_uniform, noise_level)
+    return shift_to(raw, (np.array(raw.shape) - sf) / 2)
 
 
 @dataclass(frozen=True)
