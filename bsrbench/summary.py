@@ -28,14 +28,13 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def per_step_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean PSNR/SSIM/kernel error per (method, dataset, scale, step) over scored rows."""
+    """Mean of every metric, kernel PSNR, code L2 and seconds per (method, dataset, scale,
+    step) over scored rows, with ``n`` and ``final``."""
+    from bsrbench.results import per_step
+
     ok = frame[frame["error"] == ""]
     cols = [*metric_columns(ok), *(c for c in ("kernel_psnr", "code_l2", "seconds") if c in ok)]
-    table = ok.groupby([*GROUP, "step"])[cols].mean()
-    table["n"] = ok.groupby([*GROUP, "step"]).size()
-    final = ok[ok["is_final"]].groupby(GROUP)["step"].max()
-    table["final"] = [final.get(tuple(idx[:3])) == idx[3] for idx in table.index]
-    return table.reset_index()
+    return per_step(frame, cols, GROUP)
 
 
 def oracle_best_step(frame: pd.DataFrame) -> pd.DataFrame:

@@ -328,13 +328,10 @@ def kernel_tables(frame: pd.DataFrame, metrics: Sequence[MetricInfo]) -> list[An
 
 def per_step(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Mean of ``columns`` per (label, set, scale, step) over scored rows, with ``n`` and
-    ``final`` (the step the method reports)."""
-    ok = frame[frame["error"] == ""]
-    table = ok.groupby([*GROUP, "step"])[list(columns)].mean()
-    table["n"] = ok.groupby([*GROUP, "step"]).size()
-    last = ok[ok["is_final"]].groupby(GROUP)["step"].max()
-    table["final"] = [last.get(tuple(idx[:3])) == idx[3] for idx in table.index]
-    return table.reset_index()
+    ``final`` (the step the method reports): the summary's means, by the report's labels."""
+    from bsrbench.results import per_step as means_per_step
+
+    return means_per_step(frame, columns, GROUP)
 
 
 def oracle_best_step(rows: pd.DataFrame, by: MetricInfo,

@@ -13,6 +13,7 @@ imports neither the runner nor the report.
 
 from __future__ import annotations
 
+from bsrbench.results.aggregate import per_step
 from bsrbench.results.layout import (
     IMAGES,
     REPORT,
@@ -71,6 +72,7 @@ __all__ = [
     "load_frame",
     "lr_stem",
     "new_run_id",
+    "per_step",
     "read_results",
     "read_table",
     "repair",
