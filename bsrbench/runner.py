@@ -262,17 +262,6 @@ def _fitted_chunk(cfg: RunConfig, runnable: Any, scorer: Scorer, ts: TestSet,
     return rows, noise_known
 
 
-def _row_params(image: DatasetImage, k: int) -> dict[str, Any]:
-    """Per-LR protocol parameters for the row (sigma, sigma2, theta, noise, jpeg, kernel
-    size), from the test set."""
-    params = getattr(image, "row_params", None)
-    if params is not None:
-        return dict(params(k))
-    p = image.params[k]
-    return {"sigma": p[0], "sigma2": p[1], "theta": p[2], "noise": p[3],
-            "kernel_size": None if image.kernels is None else image.kernels.shape[-1]}
-
-
 def run(cfg: RunConfig, registry: Registry) -> RunSummary:
     """Run ``cfg`` and append its rows to ``cfg.out/results.csv``.
 
@@ -375,7 +364,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                         summary.failed += len(idx)
                     for row in rows:
                         row.update(base, image=name, noise_known=noise_known,
-                                   **_row_params(image, row["kernel_index"]))
+                                   **image.row_params(row["kernel_index"]))
                     results.append(rows)
                     summary.rows += len(rows)
                     bar.update(mpx[name] * len(idx))
