@@ -178,7 +178,6 @@ def _restore_one(runnable: Any, plan: MethodPlan, path: Path, scale: int, device
     and for methods that estimate kernels the kernel as numbers (``.npy``), as a picture
     scaled up 8 times and to its maximum (``.png``), and its shape in a sidecar ``.json``).
     Every step runs under the core's grad mode (autograd only for ``needs_grad`` parts)."""
-    import json
 
     import torch
 
@@ -191,6 +190,8 @@ def _restore_one(runnable: Any, plan: MethodPlan, path: Path, scale: int, device
     last = None
     steps = runnable.run(LRBatch(lr=lr, scale=scale))
     i = 0
+    pending: tuple[Path, dict[str, Any]] | None = None  # a kernel's sidecar, written once the
+    # next step shows whether it was the last
     while True:
         with grad_mode(plan.needs_grad and plan.method is not None):
             step = next(steps, None)
@@ -207,21 +208,24 @@ def _restore_one(runnable: Any, plan: MethodPlan, path: Path, scale: int, device
                 stem = out / f"{image.name}_kernel{i}"
                 np.save(stem.with_suffix(".npy"), kernel.numpy())
                 write_png(stem.with_suffix(".png"), kernel_to_image(kernel))
-                info = {"image": image.name, "step": i, "final": None,
-                        **kernel_shape(kernel.numpy())}
-                stem.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+                if pending is not None:
+                    _write_sidecar(*pending, final=False)
+                pending = (stem.with_suffix(".json"),
+                           {"image": image.name, "step": i, **kernel_shape(kernel.numpy())})
         i += 1
-    if save_steps and last is not None and last.kernel is not None:  # mark the result
-        for j in range(i):
-            side = out / f"{image.name}_kernel{j}.json"
-            info = json.loads(side.read_text())
-            info["final"] = j == i - 1
-            side.write_text(json.dumps(info, indent=2) + "\n")
+    if pending is not None:
+        _write_sidecar(*pending, final=pending[1]["step"] == i - 1)
     if last is None:
         raise InputError(f"{plan.label} yielded no output for {path}")
     target = out / f"{image.name}.png"
     write_png(target, _grey_if(image.grey, _to_u8(last.sr[0].detach())))
     return target
+
+
+def _write_sidecar(path: Path, info: dict[str, Any], *, final: bool) -> None:
+    import json
+
+    path.write_text(json.dumps({**info, "final": final}, indent=2) + "\n")
 
 
 def _grey_if(grey: bool, rgb: np.ndarray) -> np.ndarray:
