@@ -191,9 +191,6 @@ def repair(folder: str | Path) -> tuple[Path, list[str]]:
     from bsrbench.results.table import read_table
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a run folder (not found, or not a folder): pass "
-                         "the folder that holds results.csv")
     path = folder / RUN_JSON
     if path.exists():
         try:
