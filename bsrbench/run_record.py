@@ -116,6 +116,8 @@ def run_metadata(cfg: Any, registry: Any, ts: Any, scorer: Any,
         "batch_size": cfg.batch_size,
         "tile": None if cfg.tile is None else {"size": cfg.tile, "overlap": cfg.tile_overlap},
         "max_memory_mb": cfg.max_memory_mb,
+        # the subset of the test set's images this run covers (an executor's shard)
+        "images": None if cfg.images is None else list(cfg.images),
         "dataset": {"file": str(cfg.dataset), "label": ts.label,
                     "content_hash": ts.content_hash, **ts.attrs},
     }

@@ -87,6 +87,9 @@ class RunConfig:
     # CPU memory cap: a chunk whose parts' memory estimate exceeds it is treated as out of
     # memory before it runs (the fallback then shrinks it); None: no cap
     max_memory_mb: float | None = None
+    # a subset of the test set's HR images, by name, in the test set's order (an executor
+    # shards a test set this way); None: every image
+    images: tuple[str, ...] | None = None
 
     @property
     def tiling(self) -> Tiling | None:
@@ -262,6 +265,23 @@ def _fitted_chunk(cfg: RunConfig, runnable: Any, scorer: Scorer, ts: TestSet,
     return rows, noise_known
 
 
+def _selected(ts: TestSet, images: tuple[str, ...] | None) -> list[str]:
+    """The test set's image names ``images`` selects, in the test set's order.
+
+    Raises:
+        InputError: a name the test set does not hold, or an empty selection.
+    """
+    if images is None:
+        return list(ts.names)
+    missing = sorted(set(images) - set(ts.names))
+    if missing:
+        raise InputError(f"{ts.label} has no image {missing[0]!r}: pick from "
+                         f"{', '.join(ts.names[:8])}{', ...' if len(ts.names) > 8 else ''}")
+    if not images:
+        raise InputError("the image selection is empty: name at least one image")
+    return [n for n in ts.names if n in set(images)]
+
+
 def run(cfg: RunConfig, registry: Registry) -> RunSummary:
     """Run ``cfg`` and append its rows to ``cfg.out/results.csv``.
 
@@ -313,7 +333,7 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
         todo_by_image = {}
         mpx: dict[str, float] = {}  # megapixels of one LR image of each HR image
         total_mpx = 0.0
-        for name in ts.names:
+        for name in _selected(ts, cfg.images):
             lr_shape = ts.image(name).lr.shape
             n = lr_shape[0]
             mpx[name] = lr_shape[1] * lr_shape[2] / 1e6

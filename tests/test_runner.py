@@ -109,6 +109,25 @@ def test_runner_resumes_without_recomputing(dataset, tmp_path):
     assert len(read_results(out / "results.csv")) == 48
 
 
+def test_runner_runs_a_subset_of_images_and_the_rest_resumes(dataset, tmp_path):
+    reg = load_registry(extra=[_plugin()])
+    out = tmp_path / "r"
+    with pytest.raises(InputError, match="no image 'nope'"):
+        _run(reg, dataset, out, "iter", images=("nope",))
+    with pytest.raises(InputError, match="empty"):
+        _run(reg, dataset, out, "iter", images=())
+    names = sorted({r["image"] for r in read_results(
+        _run(reg, dataset, tmp_path / "whole", "iter").results)})
+    first = _run(reg, dataset, out, "iter", images=(names[1],))
+    assert {r["image"] for r in read_results(first.results)} == {names[1]}
+    assert first.rows == 8 * 3
+    meta = json.loads((out / "run.json").read_text())["runs"][-1]
+    assert meta["images"] == [names[1]]
+    rest = _run(reg, dataset, out, "iter")
+    assert rest.skipped == 8 and rest.rows == 8 * 3
+    assert len(read_results(out / "results.csv")) == 48
+
+
 def test_runner_recomputes_a_torn_last_image(dataset, tmp_path):
     reg = load_registry(extra=[_plugin()])
     out = tmp_path / "r"
