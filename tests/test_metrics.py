@@ -192,3 +192,17 @@ def test_score_default_convention_is_matlab_y() -> None:
     torch.testing.assert_close(default["psnr"], psnr(a, b))
     torch.testing.assert_close(default["ssim"], ssim(a, b))
     assert not torch.allclose(default["psnr"], score(sr, hr, scale=2, convention="rgb")["psnr"])
+
+
+def test_ssim_of_an_expanded_reference_equals_the_copied_one() -> None:
+    # the runner scores a batch of SR images against one HR expanded over the batch; the
+    # reference's statistics are then computed once and must give the same values
+    g = torch.Generator().manual_seed(3)
+    ref = torch.randint(0, 256, (1, 1, 37, 41), generator=g).double()
+    sr = (ref + torch.randn(4, 1, 37, 41, generator=g) * 9).clamp(0, 255).round()
+    expanded = ref.expand(4, -1, -1, -1)
+    copied = ref.repeat(4, 1, 1, 1)
+    assert expanded.stride(0) == 0 and copied.stride(0) != 0
+    a, b = ssim(sr, expanded), ssim(sr, copied)
+    assert torch.allclose(a, b, rtol=0, atol=1e-14)
+    assert len(set(a.tolist())) == 4  # four different images, four values
