@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bsrbench.batching import AUTO, Batcher
 from bsrbench.compose import MethodPlan, grad_mode
 from bsrbench.datasets import DatasetImage, TestSet
 from bsrbench.errors import InputError
@@ -77,7 +78,9 @@ class RunConfig:
     weights: Path | None = None  # --weights, the method's or model's (None: bundled)
     kernel_weights: Path | None = None  # --kernel-weights, the estimator's (None: bundled)
     convention: str = "matlab-y"  # metric convention
-    batch_size: int = 8  # LR images per forward pass
+    # LR images per forward pass: a number, or "auto" (chosen per LR size from measured
+    # time per image: bsrbench.batching)
+    batch_size: int | str = AUTO
     command: str = ""  # the command line, recorded in run.json
     quiet: bool = False
     save_images: bool = False  # write HR, LR, SR of every step and kernels under out/images
@@ -295,10 +298,9 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
             settings, a missing or corrupt run.json beside existing rows, a metric that
             cannot run here; nothing in the run folder has changed then.
     """
-    from bsrbench.device import exact_math
+    from bsrbench.device import exact_math, keep_freed_memory
 
-    if cfg.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    batcher = Batcher(cfg.batch_size, cfg.device)  # refuses a bad --batch-size
     if cfg.max_memory_mb is not None and cfg.max_memory_mb <= 0:
         raise InputError(f"max_memory_mb must be positive, got {cfg.max_memory_mb}")
     cfg.tiling  # noqa: B018 - validates --tile/--tile-overlap before any work
@@ -348,6 +350,8 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                      plan.label, ts.label, s.scale, summary.resumed_rows)
             return summary
         exact_math(cfg.device)
+        if cfg.device == "cpu":
+            meta["cpu_allocator"] = keep_freed_memory()
         runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
         if cfg.tiling is not None and not tileable_parts(runnable):
             log.warning("%s declares no receptive field: --tile has no effect on it",
@@ -365,10 +369,13 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
             bar.skip(total_mpx - todo_mpx)
             for name, todo in todo_by_image.items():
                 image = ts.image(name)
-                fit = fits.setdefault(tuple(image.lr.shape[1:3]),
-                                      Fit(cfg.batch_size, cfg.tiling))
-                for start in range(0, len(todo), cfg.batch_size):
-                    idx = todo[start:start + cfg.batch_size]
+                size = tuple(image.lr.shape[1:3])
+                fit = fits.setdefault(size, Fit(batcher.cap, cfg.tiling))
+                pos = 0
+                while pos < len(todo):
+                    idx = todo[pos:pos + min(batcher.next(size), fit.batch)]
+                    pos += len(idx)
+                    started = time.perf_counter()
                     where = f"{name} LR {idx[0]}-{idx[-1]}" if len(idx) > 1 else \
                         f"{name} LR {idx[0]}"
                     try:
@@ -385,10 +392,14 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
                     for row in rows:
                         row.update(base, image=name, noise_known=noise_known,
                                    **image.row_params(row["kernel_index"]))
+                    batcher.record(size, len(idx), time.perf_counter() - started,
+                                   limit=fit.batch if fit.batch < len(idx) else None)
                     results.append(rows)
                     summary.rows += len(rows)
                     bar.update(mpx[name] * len(idx))
     meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if batcher.setting == AUTO:
+        meta["batch_sizes"] = batcher.describe()
     meta["failed_lr_images"] = summary.failed
     runlog.record(meta)
     return summary

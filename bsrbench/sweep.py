@@ -57,7 +57,7 @@ class SweepConfig:
     iterations: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # -O NAME=VALUE
     convention: str = "matlab-y"
-    batch_size: int = 8
+    batch_size: int | str = "auto"  # or LR images per pass (bsrbench.batching)
     cache_dir: Path | None = None
     save_images: bool = False
     metrics: tuple[str, ...] | None = None  # --metrics; None: every default metric
@@ -104,6 +104,7 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         """Refuse values no run could use, before any work (also for library callers)."""
+        from bsrbench.batching import check_batch_size
         from bsrbench.datasets import check_jpeg, check_noise, check_seed
 
         check_noise(self.noise)
@@ -112,10 +113,8 @@ class SweepConfig:
         if self.draws is not None and not Path(self.draws).is_file():
             raise InputError(f"--draws {self.draws} is not a file: pass a draws JSON "
                              "(docs/protocols.md; `bsrbench datasets export-draws` writes one)")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
-                or self.batch_size < 1:
-            raise InputError(f"--batch-size must be an integer of at least 1, got "
-                             f"{self.batch_size!r}")
+        # "auto" or a positive int; '8' from a TOML string becomes 8
+        object.__setattr__(self, "batch_size", check_batch_size(self.batch_size))
         for scale in self.scales:
             _scale(scale)
         for key, flag in (("methods", "--method"), ("datasets", "--dataset"),
@@ -185,7 +184,7 @@ _TOML_TYPES: dict[str, Any] = {
     "draws": str,
     "scales": (int, str, list), "downsampler": str, "noise": (int, float), "seed": int,
     "device": str, "out": str, "weights": str, "kernel_weights": str, "iterations": int,
-    "options": dict, "convention": str, "batch_size": int, "cache_dir": str,
+    "options": dict, "convention": str, "batch_size": (int, str), "cache_dir": str,
     "save_images": bool, "metrics": _LIST,
     "tile": int, "tile_overlap": int, "max_memory_mb": (int, float),
     "executor": str, "ray_address": str,
@@ -255,8 +254,6 @@ def run_sweep(cfg: SweepConfig, registry: Registry, *, quiet: bool = False) -> S
     if cfg.convention not in CONVENTIONS:
         raise InputError(f"unknown metric convention {cfg.convention!r}: "
                          f"use one of {', '.join(CONVENTIONS)}")
-    if cfg.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {cfg.batch_size}")
     if cfg.tile is not None:
         from bsrbench.tiling import Tiling
 

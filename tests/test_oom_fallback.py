@@ -83,6 +83,7 @@ def big_hr(tmp_path):
 
 
 def _run(reg, hr, tmp_path, out="r", **kw):
+    kw.setdefault("batch_size", 8)  # the fallback's steps below start from a batch of 8
     dataset = resolve_dataset(reg, "gaussian8", hr=hr, scale=4, cache_dir=tmp_path)
     plan = plan_method(reg, "hungry", None, {}, 4)
     summary = run(RunConfig(plan=plan, dataset=dataset, out=tmp_path / out, quiet=True,

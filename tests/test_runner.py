@@ -167,7 +167,7 @@ def test_runner_interrupt_leaves_a_valid_csv(dataset, tmp_path):
 def test_composition_with_oracle_is_labelled_and_converts_explicitly(dataset, tmp_path):
     plugin = _plugin()
     reg = load_registry(extra=[plugin])
-    summary = _run(reg, dataset, tmp_path / "r", "fake15", "oracle")
+    summary = _run(reg, dataset, tmp_path / "r", "fake15", "oracle", batch_size=8)
     rows = read_results(summary.results)
     assert {r["method"] for r in rows} == {"fake15+oracle"}
     assert all(r["upper_bound"] == "True" and r["estimator"] == "oracle" for r in rows)

@@ -56,8 +56,10 @@ from bsrbench.cli.common import (
               help="Method-specific option (see `bsrbench methods`).")
 @click.option("--convention", default=None,
               help="Metric convention: matlab-y (default), basicsr-y or rgb.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="LR images per forward pass (8); part of the resume check.")
+@click.option("--batch-size", default=None, metavar="N|auto",
+              help="LR images per forward pass: auto (default: grows while the time per "
+                   "image falls, per device and LR size) or N (bit-reproducible rows); "
+                   "part of the resume check.")
 @click.option("--cache-dir", type=PATH, default=None,
               help="Where generated test sets are cached (default ./datasets).")
 @click.option("--save-images", is_flag=True, default=None,

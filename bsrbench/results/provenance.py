@@ -59,7 +59,7 @@ def resume_settings(meta: Mapping[str, Any]) -> dict[str, Any]:
 # the fields the resume check reads, and the JSON types they must have when present
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "method": str, "convention": str, "dataset": dict, "options": dict,
-    "weights_sha256": dict, "batch_size": int,
+    "weights_sha256": dict, "batch_size": (int, str),
 }
 
 

@@ -155,7 +155,7 @@ def test_batch_size_is_part_of_the_resume_check(cli, base, folder):
     one_line_error(cli(*base, "--batch-size", "3", plugin=fake_plugin()), 2,
                    "other batch size", "--out")
     assert snapshot(folder) == before
-    assert run_entries(folder)[0]["batch_size"] == 8
+    assert run_entries(folder)[0]["batch_size"] == "auto"  # the default
 
 
 def test_ctrl_c_keeps_the_rows_and_names_the_folder_to_resume(cli, base, tmp_path):
