@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from bsrbench.registry import Registry
     from bsrbench.specs import MetricSpec
 
-__all__ = ["Scorer", "kernel_errors", "select_metrics"]
+__all__ = ["CPU_PIECE_PIXELS", "Scorer", "kernel_errors", "select_metrics"]
+
+# the most SR pixels scored in one metric call on a CPU (benchmarks/test_bench_speed.py)
+CPU_PIECE_PIXELS = 1 << 18
 
 
 def select_metrics(registry: Registry, names: Sequence[str] | None = None) -> list[MetricSpec]:
@@ -80,7 +83,27 @@ class Scorer:
                  "unit": m.unit} for m in self.specs]
 
     def score(self, sr: Tensor, hr_u8: Tensor) -> dict[str, list[float]]:
-        """Per-item values of every metric for SR ``(B,3,H,W)`` in [0,1] and uint8 HR."""
+        """Per-item values of every metric for SR ``(B,3,H,W)`` in [0,1] and uint8 HR.
+
+        On a CPU the batch is scored in pieces of at most :data:`CPU_PIECE_PIXELS` pixels
+        (at least one image): the float64 images of a whole batch outgrow the caches, and
+        scoring 8 SR images of a 512x512 HR in one call took longer than one at a time.
+        """
+        out: dict[str, list[float]] = {m.name: [] for m in self.built}
+        for lo, hi in self._pieces(sr):
+            for name, values in self._score(sr[lo:hi], hr_u8).items():
+                out[name] += values
+        return out
+
+    @staticmethod
+    def _pieces(sr: Tensor) -> list[tuple[int, int]]:
+        count = sr.shape[0]
+        if sr.device.type != "cpu":
+            return [(0, count)]
+        step = max(1, CPU_PIECE_PIXELS // max(1, sr.shape[-2] * sr.shape[-1]))
+        return [(lo, min(lo + step, count)) for lo in range(0, count, step)]
+
+    def _score(self, sr: Tensor, hr_u8: Tensor) -> dict[str, list[float]]:
         from bsrbench.metrics import prepare
 
         sr_c, hr_c = prepare(sr, hr_u8, border=self.scale, convention=self.convention)
