@@ -1,12 +1,16 @@
 """The Ray executor on a local Ray instance this module starts (2 CPUs, loopback only):
-the same rows as the local executor, a killed worker retried without duplicate rows, and
-resume after an interrupted driver, across executors both ways."""
+the same rows as the local executor with test sets split into shards of images, a killed
+worker retried without duplicate rows, and resume after an interrupted driver, across
+executors both ways. With 2 CPU slots and the 2-image test set, automatic sharding makes
+every method x test set two one-image tasks."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,6 +84,20 @@ def _sweep(reg, hr_dir, tmp_path, out, methods, executor, **kw):
     return run_sweep(cfg, reg, quiet=True)
 
 
+def _shard_size(monkeypatch, size):
+    """Make the sweep's Ray executor use ``size`` images per shard (the executor setting
+    the sweep passes on; None: automatic)."""
+    import bsrbench.executors as executors
+
+    make = executors.make_executor
+    monkeypatch.setattr(executors, "make_executor", lambda cfg: make(
+        replace(cfg, shard_images=size) if cfg.name == "ray" else cfg))
+
+
+def _runs(out: Path) -> list[dict]:
+    return json.loads((out / "run.json").read_text())["runs"]
+
+
 def _rows(out: Path) -> list[tuple]:
     """The rows without their timing and run columns, in key order; each key once."""
     rows = read_table(out / "results.csv").rows
@@ -90,7 +108,8 @@ def _rows(out: Path) -> list[tuple]:
 
 
 def test_ray_executor_writes_the_rows_of_the_local_executor(ray_instance, reg, hr_dir,
-                                                            tmp_path):
+                                                            tmp_path, monkeypatch):
+    _shard_size(monkeypatch, 1)  # every test set in shards of one HR image
     local = _sweep(reg, hr_dir, tmp_path, "local", ["bicubic", "sharper"], "local",
                    save_images=True)
     remote = _sweep(reg, hr_dir, tmp_path, "ray", ["bicubic", "sharper"], "ray",
@@ -99,9 +118,11 @@ def test_ray_executor_writes_the_rows_of_the_local_executor(ray_instance, reg, h
     rows = _rows(remote.results.parent)
     assert len(rows) == 2 * 8 * (1 + 2)  # 2 HR x 8 kernels x (bicubic 1 + sharper 2 steps)
     assert rows == _rows(local.results.parent)
-    runs = __import__("json").loads((tmp_path / "ray" / "run.json").read_text())["runs"]
-    assert sorted(r["method"] for r in runs) == ["bicubic", "sharper"]
+    runs = _runs(tmp_path / "ray")  # one entry per shard: each method in one-image runs
+    assert sorted((r["method"], *r["images"]) for r in runs) == [
+        (m, image) for m in ("bicubic", "sharper") for image in ("colour", "grey")]
     assert all("finished" in r for r in runs)
+    assert [r["images"] for r in _runs(tmp_path / "local")] == [None, None]
     images = {p.relative_to(tmp_path / "ray"): p.read_bytes()
               for p in (tmp_path / "ray" / "images").rglob("*") if p.is_file()}
     assert len(images) > 2 * 8 * 3  # HR, LR and every step's SR came back to the driver
@@ -117,6 +138,10 @@ def test_ray_executor_retries_a_killed_worker_without_duplicate_rows(ray_instanc
     local = _sweep(reg, hr_dir, tmp_path, "local", ["killer"], "local")  # marker: no kill
     assert len(_rows(remote.results.parent)) == 2 * 8 * 2
     assert _rows(remote.results.parent) == _rows(local.results.parent)
+    # automatic sharding, 2 slots: two one-image shards; the dead try recorded nothing
+    runs = _runs(tmp_path / "ray")
+    assert sorted(image for r in runs for image in r["images"]) == ["colour", "grey"]
+    assert all(len(r["images"]) == 1 and "finished" in r for r in runs)
 
 
 def test_ray_resumes_an_interrupted_driver_and_either_executor_finishes(
@@ -135,8 +160,9 @@ def test_ray_resumes_an_interrupted_driver_and_either_executor_finishes(
     with pytest.raises(Interrupted):
         _sweep(reg, hr_dir, tmp_path, "a", ["bicubic", "sharper"], "ray")
     first = read_table(tmp_path / "a" / "results.csv").rows
-    assert len({r["method"] for r in first}) == 1  # one task's rows, all of them
-    assert len(first) in (2 * 8, 2 * 8 * 2)
+    # one task's rows, all of them: one method on one HR image (a one-image shard)
+    assert len({(r["method"], r["image"]) for r in first}) == 1
+    assert len(first) in (8, 8 * 2)
     monkeypatch.setattr(ray_executor, "_append", append)
     _sweep(reg, hr_dir, tmp_path, "a", ["bicubic", "sharper"], "local")  # ray -> local
     assert _rows(tmp_path / "a") == reference

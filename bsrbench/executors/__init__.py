@@ -7,7 +7,8 @@ images. Two exist:
 - :class:`~bsrbench.executors.local.LocalExecutor` (``--executor local``, the default):
   one task after the other in this process, each appending its rows as it goes;
 - :class:`~bsrbench.executors.ray.RayExecutor` (``--executor ray``): the tasks spread
-  over a Ray cluster. Workers compute rows in a scratch copy of the run folder and return
+  over a Ray cluster, each split into shards of its test set's HR images
+  (``shard_images``). Workers compute rows in a scratch copy of the run folder and return
   them; this process alone appends them to the run folder, so the folder lock and the
   append-only results.csv keep a single writer (docs/cluster.md).
 
@@ -28,20 +29,36 @@ if TYPE_CHECKING:
     from bsrbench.registry import Registry
     from bsrbench.runner import RunConfig
 
-__all__ = ["EXECUTORS", "Executor", "ExecutorConfig", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "ExecutorConfig", "check_shard_images", "make_executor"]
 
 EXECUTORS = ("local", "ray")
 
 
+def check_shard_images(value: object) -> None:
+    """Refuse a shard size (``--ray-shard``) that is not a positive whole number of images.
+
+    Raises:
+        InputError: ``value`` is neither None nor an int of at least 1.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"--ray-shard must be a positive number of HR images per task, "
+                         f"got {value!r}")
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
-    """How a sweep's tasks run (``--executor``, ``--ray-address``)."""
+    """How a sweep's tasks run (``--executor``, ``--ray-address``, ``--ray-shard``)."""
 
     name: str = "local"  # one of EXECUTORS
     ray_address: str | None = None  # a running cluster ("auto", "HOST:6379"); None: start one
     # the device the user asked for ("auto", "cpu", "cuda"): Ray workers resolve it on their
     # own machine, which may have a GPU where the driver has none
     device: str = "auto"
+    # Ray only: at most this many HR images of a test set per Ray task (a shard); None:
+    # automatic, about two tasks per worker slot (GPUs, or CPUs without GPUs)
+    shard_images: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in EXECUTORS:
@@ -49,6 +66,9 @@ class ExecutorConfig:
                              f"{', '.join(EXECUTORS)}")
         if self.ray_address is not None and self.name != "ray":
             raise InputError("--ray-address needs --executor ray")
+        check_shard_images(self.shard_images)
+        if self.shard_images is not None and self.name != "ray":
+            raise InputError("--ray-shard needs --executor ray")
 
 
 class Executor(Protocol):
@@ -69,7 +89,8 @@ def make_executor(cfg: ExecutorConfig) -> Executor:
     if cfg.name == "ray":
         from bsrbench.executors.ray import RayExecutor
 
-        return RayExecutor(address=cfg.ray_address, device=cfg.device)
+        return RayExecutor(address=cfg.ray_address, device=cfg.device,
+                           shard_images=cfg.shard_images)
     from bsrbench.executors.local import LocalExecutor
 
     return LocalExecutor()

@@ -1,16 +1,22 @@
 """The Ray executor: a sweep's tasks spread over a Ray cluster, one writer of the results.
 
-Each task is one method plan on one test set (a :class:`~bsrbench.runner.RunConfig`). A
-worker runs it with the ordinary runner into a *scratch* run folder seeded with a copy of
-the real folder's results.csv and run.json, so the runner's resume check and its skipping
-of finished LR images work exactly as in a local run; the worker then returns the rows and
-run.json entries of its own run. This process, the driver, alone appends them to the run
-folder through :mod:`bsrbench.results`, which it holds locked for the whole sweep.
+Each task is one method plan on one *shard* of a test set: a
+:class:`~bsrbench.runner.RunConfig` whose ``images`` are a contiguous run of the test set's
+HR images (:func:`shard_tasks`), so a sweep of one method on one large test set still
+keeps every worker busy. A worker runs it with the ordinary runner into a *scratch* run
+folder seeded with a copy of the real folder's results.csv and run.json, so the runner's
+resume check and its skipping of finished LR images work exactly as in a local run; the
+worker then returns the rows and run.json entries of its own run. This process, the
+driver, alone appends them to the run folder through :mod:`bsrbench.results`, which it
+holds locked for the whole sweep.
 
 Why this shape: a task whose worker dies is retried by Ray (``max_retries``) from scratch,
 and since nothing of it reached the run folder, no row is written twice. A driver
 interrupted between tasks leaves a folder that any executor resumes: finished tasks' rows
-are in results.csv, unfinished ones are not.
+are in results.csv, unfinished ones are not. Shards of one method on one test set differ
+only in their images, which the resume check does not compare, so each shard's run.json
+entry passes it against its siblings'; shards never share an LR image, so no row of one
+shard can shadow another's.
 
 Workers need the installed code (bsrbench and its plugins) and the test-set files at the
 paths the driver gives (a shared filesystem, docs/cluster.md); the run folder itself needs
@@ -20,8 +26,9 @@ to be reachable only from the driver.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,12 +39,14 @@ if TYPE_CHECKING:
     from bsrbench.registry import Registry
     from bsrbench.runner import RunConfig
 
-__all__ = ["INSTALL_HINT", "RayExecutor", "TaskResult", "import_ray", "run_task"]
+__all__ = ["INSTALL_HINT", "RayExecutor", "TaskResult", "import_ray", "run_task",
+           "shard_count", "shard_tasks", "split_images"]
 
 log = logging.getLogger("bsrbench")
 
 INSTALL_HINT = "--executor ray needs Ray, which is not installed: pip install bsrbench[ray]"
 MAX_RETRIES = 3  # Ray retries of a task whose worker died (crash, OOM kill, lost node)
+TASKS_PER_SLOT = 2  # automatic sharding: about this many tasks per worker slot
 
 
 def import_ray() -> Any:
@@ -109,7 +118,79 @@ def run_task(task: RunConfig, registry: Registry, files: Mapping[str, bytes],
 
 
 def _label(task: RunConfig) -> str:
-    return f"{task.plan.label} on {Path(task.dataset).name}"
+    label = f"{task.plan.label} on {Path(task.dataset).name}"
+    images = task.images
+    if not images:
+        return label
+    if len(images) == 1:
+        return f"{label} (image {images[0]})"
+    return f"{label} ({len(images)} images {images[0]}..{images[-1]})"
+
+
+def split_images(names: Sequence[str], count: int) -> list[tuple[str, ...]]:
+    """``names`` cut into ``count`` contiguous runs, in order, whose sizes differ by at most
+    one (the longer ones first); fewer runs when there are fewer names, never an empty one.
+    """
+    count = max(1, min(count, len(names)))
+    size, longer = divmod(len(names), count)
+    shards: list[tuple[str, ...]] = []
+    start = 0
+    for i in range(count):
+        end = start + size + (1 if i < longer else 0)
+        shards.append(tuple(names[start:end]))
+        start = end
+    return shards
+
+
+def shard_count(images: int, shard_images: int | None, slots: int, tasks: int) -> int:
+    """How many shards one method on a test set of ``images`` HR images becomes.
+
+    Args:
+        images: HR images of the test set (or of the task's own selection).
+        shard_images: at most this many images per shard; None: automatic, enough shards
+            over the sweep's ``tasks`` (method x test set) that each of the cluster's
+            ``slots`` (GPUs, or CPUs without GPUs) gets about ``TASKS_PER_SLOT`` of them.
+        slots: tasks the cluster runs at once.
+        tasks: method x test set tasks in the sweep.
+    """
+    if images < 1:
+        return 1
+    if shard_images is not None:
+        return math.ceil(images / shard_images)
+    return max(1, min(images, math.ceil(TASKS_PER_SLOT * max(slots, 1) / max(tasks, 1))))
+
+
+def shard_tasks(tasks: Sequence[RunConfig], shard_images: int | None,
+                slots: int) -> list[RunConfig]:
+    """Every task split into shards of contiguous HR images (``RunConfig.images``), in the
+    test set's order; a task of one shard stays as it is (``images`` unchanged).
+
+    The test sets are opened here, on the driver, for their image names only (no content
+    check: the worker's runner does that). A task whose own ``images`` name an image its
+    test set lacks is left whole, so its runner refuses it with the usual message.
+    """
+    from bsrbench.datasets import TestSet
+
+    names: dict[Path, list[str]] = {}
+    shards: list[RunConfig] = []
+    for task in tasks:
+        path = Path(task.dataset)
+        if path not in names:
+            with TestSet(path, verify=False) as ts:
+                names[path] = list(ts.names)
+        every = names[path]
+        if task.images is not None:
+            if not set(task.images) <= set(every):
+                shards.append(task)
+                continue
+            chosen = set(task.images)
+            every = [n for n in every if n in chosen]
+        count = shard_count(len(every), shard_images, slots, len(tasks))
+        if count == 1:
+            shards.append(task)
+        else:
+            shards += [replace(task, images=part) for part in split_images(every, count)]
+    return shards
 
 
 def _absolute(task: RunConfig) -> RunConfig:
@@ -152,10 +233,11 @@ def _append(out: Path, registry: Registry, task: RunConfig, result: TaskResult) 
 
 
 class RayExecutor:
-    """Runs a sweep's tasks as Ray tasks, one GPU each where the cluster has GPUs."""
+    """Runs a sweep's tasks as Ray tasks, one per shard of a test set's images, one GPU
+    each where the cluster has GPUs."""
 
     def __init__(self, address: str | None = None, device: str = "auto",
-                 max_retries: int = MAX_RETRIES) -> None:
+                 max_retries: int = MAX_RETRIES, shard_images: int | None = None) -> None:
         """Import Ray now, so a missing install fails before any work.
 
         Args:
@@ -165,11 +247,20 @@ class RayExecutor:
             device: the device asked for (``auto``, ``cpu``, ``cuda``...), resolved on
                 each worker.
             max_retries: how often Ray reruns a task whose worker died.
+            shard_images: at most this many HR images per Ray task; None: automatic
+                (:func:`shard_count`).
+
+        Raises:
+            InputError: Ray is not installed, or ``shard_images`` is not a positive int.
         """
+        from bsrbench.executors import check_shard_images
+
+        check_shard_images(shard_images)
         self.ray = import_ray()
         self.address = address
         self.device = device
         self.max_retries = max_retries
+        self.shard_images = shard_images
 
     def _connect(self) -> bool:
         """Join or start Ray; return whether this call started the connection."""
@@ -199,17 +290,23 @@ class RayExecutor:
 
     def _run(self, tasks: list[RunConfig], registry: Registry, out: Path) -> int:
         ray = self.ray
-        gpus = ray.cluster_resources().get("GPU", 0) if self.device != "cpu" else 0
-        remote = ray.remote(run_task)
+        resources = ray.cluster_resources()
+        gpus = resources.get("GPU", 0) if self.device != "cpu" else 0
+        slots = int(gpus or resources.get("CPU", 1))
+        runs = len(tasks)
+        tasks = shard_tasks([_absolute(task) for task in tasks], self.shard_images, slots)
+        # a function declared with GPUs gets Ray's max_calls=1: its worker process ends
+        # after each task, so a process whose CUDA context and cached GPU memory belong
+        # to one shard's GPU never runs a later shard that Ray gave another GPU
+        remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0)(run_task)
         files = ray.put(snapshot(out))
         reg = ray.put(registry)
-        tasks = [_absolute(task) for task in tasks]
-        pending = {remote.options(num_cpus=1, num_gpus=1 if gpus else 0,
-                                  max_retries=self.max_retries, retry_exceptions=False,
+        pending = {remote.options(max_retries=self.max_retries, retry_exceptions=False,
                                   name=_label(task)).remote(task, reg, files, self.device):
                    task for task in tasks}
-        log.info("ray: %d tasks on %s (%s GPUs)", len(tasks),
-                 self.address or "a local instance", gpus)
+        log.info("ray: %d runs in %d tasks (shards of their test sets) on %s (%s GPUs, "
+                 "%d slots)", runs, len(tasks), self.address or "a local instance", gpus,
+                 slots)
         failed = 0
         try:
             while pending:
