@@ -66,6 +66,7 @@ class SweepConfig:
     max_memory_mb: float | None = None  # CPU memory cap of the runner's fallback
     executor: str = "local"  # --executor: local or ray (bsrbench.executors)
     ray_address: str | None = None  # --ray-address of a running Ray cluster
+    ray_shard: int | None = None  # --ray-shard: HR images per Ray task (None: automatic)
     command: str = ""
 
     @classmethod
@@ -130,7 +131,8 @@ class SweepConfig:
         """The executor settings (validated)."""
         from bsrbench.executors import ExecutorConfig
 
-        return ExecutorConfig(self.executor, self.ray_address, self.device)
+        return ExecutorConfig(self.executor, self.ray_address, self.device,
+                              shard_images=self.ray_shard)
 
     def with_command(self, command: str) -> SweepConfig:
         return replace(self, command=command)
@@ -187,7 +189,7 @@ _TOML_TYPES: dict[str, Any] = {
     "options": dict, "convention": str, "batch_size": (int, str), "cache_dir": str,
     "save_images": bool, "metrics": _LIST,
     "tile": int, "tile_overlap": int, "max_memory_mb": (int, float),
-    "executor": str, "ray_address": str,
+    "executor": str, "ray_address": str, "ray_shard": int,
 }
 
 

@@ -81,6 +81,9 @@ from bsrbench.cli.common import (
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to use with --executor ray (auto, HOST:6379); default: "
                    "start a local Ray instance.")
+@click.option("--ray-shard", type=int, default=None, metavar="N",
+              help="With --executor ray: at most N HR images of a test set per Ray task "
+                   "(default: about two tasks per worker slot).")
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @handle_errors
