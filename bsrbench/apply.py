@@ -95,7 +95,7 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     (:mod:`bsrbench.tiling`); an image that runs out of memory is retried with smaller
     tiles.
     """
-    from bsrbench.tiling import Tiling, set_tiling
+    from bsrbench.tiling import Tiling, set_tiling, untiled_note
 
     if tile is None and tile_overlap is not None:
         raise InputError("--tile-overlap needs --tile SIZE")
@@ -108,8 +108,11 @@ def apply_method(plan: MethodPlan, inputs: list[Path], *, scale: int, device: st
     _check_targets(inputs, out)
     exact_math(device)
     runnable = plan.build(scale, device, weights, kernel_weights)
-    if tiling is not None and not set_tiling(runnable, tiling):
-        log.warning("%s declares no receptive field: --tile has no effect on it", plan.label)
+    if tiling is not None:
+        set_tiling(runnable, tiling)
+        note = untiled_note(runnable, plan.label)
+        if note:
+            log.warning("%s", note)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     failed: list[str] = []

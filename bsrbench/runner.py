@@ -57,6 +57,7 @@ from bsrbench.tiling import (
     is_out_of_memory,
     set_tiling,
     tileable_parts,
+    untiled_note,
 )
 
 if TYPE_CHECKING:
@@ -353,9 +354,9 @@ def run(cfg: RunConfig, registry: Registry) -> RunSummary:
         if cfg.device == "cpu":
             meta["cpu_allocator"] = keep_freed_memory()
         runnable = plan.build(s.scale, cfg.device, cfg.weights, cfg.kernel_weights)
-        if cfg.tiling is not None and not tileable_parts(runnable):
-            log.warning("%s declares no receptive field: --tile has no effect on it",
-                        plan.label)
+        note = None if cfg.tiling is None else untiled_note(runnable, plan.label)
+        if note:
+            log.warning("%s", note)
         fits: dict[tuple[int, ...], Fit] = {}  # per LR size: what fits in memory
         meta["started"] = datetime.now(UTC).isoformat(timespec="seconds")
         runlog.record(meta)  # only now: everything that can be checked has been

@@ -64,6 +64,7 @@ __all__ = [
     "tile_spans",
     "tileable_parts",
     "tiling_from",
+    "untiled_note",
 ]
 
 MIN_TILE = 8  # smaller cores cost more in overlap than they save
@@ -234,6 +235,25 @@ def tileable_parts(runnable: Any) -> list[Any]:
                                                                       None)]
     return [p for p in candidates
             if p is not None and isinstance(getattr(p, "receptive_field", None), int)]
+
+
+def untiled_note(runnable: Any, label: str) -> str | None:
+    """What ``--tile`` cannot do for ``runnable``: each part that runs on whole images says
+    why (its ``whole_image`` attribute), or the method declares no receptive field at all;
+    None when every part is tiled."""
+    parts = [p for p in (runnable, getattr(runnable, "model", None),
+                         getattr(runnable, "estimator", None)) if p is not None]
+    reasons = [p.whole_image for p in parts
+               if isinstance(getattr(p, "whole_image", None), str)
+               and not isinstance(getattr(p, "receptive_field", None), int)]
+    if reasons:
+        why = "; ".join(dict.fromkeys(reasons))
+        scope = "has no effect on it" if not tileable_parts(runnable) else \
+            "applies to its other parts only"
+        return f"--tile {scope}: {label} needs whole images ({why})"
+    if not tileable_parts(runnable):
+        return f"{label} declares no receptive field: --tile has no effect on it"
+    return None
 
 
 def set_tiling(runnable: Any, tiling: Tiling | None) -> bool:

@@ -275,3 +275,45 @@ def test_run_cli_tiles_srmd_and_scores_like_the_whole_image(hr_dir, tmp_path):
     assert max(abs(psnr["whole"][k] - psnr["tiled"][k]) for k in psnr["whole"]) < 0.01
     meta = json.loads((tmp_path / "tiled" / "run.json").read_text())["runs"][-1]
     assert meta["tile"] == {"size": 8, "overlap": None}
+
+
+def test_every_built_in_network_is_tiled_or_says_why_it_needs_whole_images():
+    from bsrbench_dan.method import DANMethod
+    from bsrbench_dcls.method import DCLSEstimator, DCLSMethod
+
+    from bsrbench.registry import load_registry
+    from bsrbench.specs import resolve_options
+
+    reg = load_registry()
+    no_network = {"bicubic", "oracle"}
+    checked = 0
+    for kind in ("methods", "models", "estimators"):
+        for name, spec in getattr(reg, kind).items():
+            if name in no_network or (spec.weights_available is not None \
+                    and not spec.weights_available(4)):
+                continue  # DAN/DCLS: users' checkpoints; their classes are checked below
+            options = resolve_options(spec.options, {}, name)
+            part = spec.factory(BuildContext(4, "cpu", None, options))
+            tiled = isinstance(getattr(part, "receptive_field", None), int)
+            stated = isinstance(getattr(part, "whole_image", None), str)
+            assert tiled or stated, f"{kind[:-1]} {name}: neither receptive_field nor whole_image"
+            checked += 1
+    assert checked >= 9
+    for cls in (DANMethod, DCLSMethod, DCLSEstimator):
+        assert isinstance(cls.whole_image, str)
+
+
+def test_tile_warning_names_the_reason_of_each_untiled_part():
+    from types import SimpleNamespace
+
+    from bsrbench.tiling import untiled_note
+
+    fft = SimpleNamespace(whole_image="its data step is an FFT over the whole image")
+    local = SimpleNamespace(receptive_field=3)
+    alone = untiled_note(fft, "usrnet")
+    assert alone == ("--tile has no effect on it: usrnet needs whole images "
+                     "(its data step is an FFT over the whole image)")
+    mixed = untiled_note(SimpleNamespace(model=fft, estimator=local), "usrnet+x")
+    assert mixed.startswith("--tile applies to its other parts only: usrnet+x")
+    assert untiled_note(SimpleNamespace(model=local), "m") is None
+    assert "declares no receptive field" in untiled_note(SimpleNamespace(), "plain")

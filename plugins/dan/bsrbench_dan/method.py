@@ -36,6 +36,10 @@ class DANMethod:
         net: the network (checkpoint loaded, on its device, in eval mode).
     """
 
+    # how it treats --tile (bsrbench.tiling)
+    whole_image = ("its estimator pools the whole image into one kernel code between "
+                   "restorer passes; pooled tiling is not implemented for it")
+
     def __init__(self, net: DAN) -> None:
         self.net = net.eval()
         cfg = net.cfg

@@ -45,6 +45,10 @@ def _check(lr: Tensor) -> None:
 class DCLSMethod:
     """A loaded DCLS network as a blind :class:`~bsrbench.interfaces.Method` (one step)."""
 
+    # how it treats --tile (bsrbench.tiling)
+    whole_image = ("its estimator pools the whole image into one kernel and its deconvolution "
+                   "step works by FFT over the whole feature map")
+
     def __init__(self, net: DCLS) -> None:
         self.net = net.eval()
         self.scale, self.kernel_size = net.cfg.scale, net.cfg.kernel_size

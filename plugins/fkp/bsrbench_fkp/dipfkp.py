@@ -125,6 +125,8 @@ def fit_size(lr: Tensor, scale: int) -> Tensor:
 class DIPFKPEstimator:
     """The ``dipfkp`` kernel estimator: one DIP-FKP optimisation per LR image."""
 
+    whole_image = "zero-shot: it optimises a DIP network and the kernel on the whole LR image"
+
     def __init__(self, scale: int, prior: KernelPrior, opts: ZeroShotOptions) -> None:
         self.scale, self.prior, self.opts = scale, prior, opts
 

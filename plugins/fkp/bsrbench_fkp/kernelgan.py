@@ -287,6 +287,8 @@ def post_process(k13: Tensor, scale: int) -> Tensor:
 class KernelGANEstimator:
     """The ``kernelgan`` estimator (x2, and x4 through the analytic kernel)."""
 
+    whole_image = "zero-shot: it trains on crops drawn from the whole LR image"
+
     def __init__(self, scale: int, opts: ZeroShotOptions) -> None:
         self.scale, self.opts = scale, opts
 

@@ -207,6 +207,8 @@ def final_kernel(k2: Tensor, scale: int) -> Tensor:
 class KernelGANFKPEstimator:
     """The ``kernelgan-fkp`` estimator (x2, and x4 through the analytic kernel)."""
 
+    whole_image = "zero-shot: it trains on crops drawn from the whole LR image"
+
     def __init__(self, scale: int, prior: KernelPrior, opts: ZeroShotOptions) -> None:
         self.scale, self.prior, self.opts = scale, prior, opts
 

@@ -50,6 +50,9 @@ class USRNetModel:
     """
 
     kernel_size = None  # restore() accepts any odd size (the spec says so too)
+    # how it treats --tile (bsrbench.tiling): no finite receptive field to tile with
+    whole_image = ("its data step solves for the SR image by FFT over the whole image "
+                   "(circular boundary), so every output pixel depends on every input pixel")
 
     def __init__(self, net: USRNet, scale: int) -> None:
         if scale not in SCALES:
