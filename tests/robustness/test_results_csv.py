@@ -100,12 +100,14 @@ def test_disk_full_on_append_leaves_a_valid_file_and_one_line(cli, base, tmp_pat
 
     with monkeypatch.context() as m:
         m.setattr(table_module, "open", full_on_second_append, raising=False)
-        one_line_error(cli(*base, plugin=fake_plugin()), 1, "disk full", "results.csv")
+        # a fixed batch of 8: the first append holds the first image's 8 LR images
+        one_line_error(cli(*base, "--batch-size", "8", plugin=fake_plugin()), 1,
+                       "disk full", "results.csv")
     out = tmp_path / "r"
     table = read_table(out / "results.csv")
     assert not table.invalid and len(table.done()) == 8  # the first image's rows stand
     first = (out / "results.csv").read_bytes()
-    assert cli(*base, plugin=fake_plugin()).exit_code == 0
+    assert cli(*base, "--batch-size", "8", plugin=fake_plugin()).exit_code == 0
     again = read_table(out / "results.csv")
     assert len(again.current()) == ROWS and not again.torn and not again.invalid
     assert (out / "results.csv").read_bytes().startswith(first[: first.rfind(b"\n") + 1])
