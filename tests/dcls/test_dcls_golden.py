@@ -2,7 +2,7 @@
 
 Tolerances (FACTS.md §5): kernel 1e-6; SR and pre-clamp SR 1e-5 (1e-3 for the
 ill-conditioned setting-1 "bird" case); the deconvolved features 1e-4 (1e-2 for that
-case). The golden weights go through the strict loader from an upstream-format file.
+case); setting-2 "bird" three times its float32-vs-float64 sensitivity (see ROUNDING). The golden weights go through the strict loader from an upstream-format file.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from bsrbench.specs import BuildContext
 
 GOLDENS = {"golden_dcls_x4_s1.pt": (4, 1), "golden_dcls_x4_s2.pt": (4, 2)}
 ILL = {("golden_dcls_x4_s1.pt", 1)}  # (file, case index): the ill-conditioned bird case
+# setting-2 bird: FACTS.md §5 measures float32 against float64 there at 1.1e-5 (SR) and
+# 2.0e-4 (clear_features), above the general 1e-5 / 1e-4, so another CPU's float32 kernels
+# (AVX-512/AMX oneDNN paths: 1.02e-5 and 2.16e-4 measured) miss those by rounding alone; this
+# case is held to three times its own float32-vs-float64 sensitivity instead
+ROUNDING = {("golden_dcls_x4_s2.pt", 1): (3.3e-5, 6e-4)}
 
 
 def _golden(name: str) -> dict:
@@ -44,7 +49,7 @@ def test_dcls_golden(name: str, tmp_path: Path) -> None:
     method = DCLSMethod(net)
     for i, case in enumerate(golden["cases"]):
         loose = (name, i) in ILL
-        atol_sr, atol_cf = (1e-3, 1e-2) if loose else (1e-5, 1e-4)
+        atol_sr, atol_cf = (1e-3, 1e-2) if loose else ROUNDING.get((name, i), (1e-5, 1e-4))
         with torch.inference_mode():
             raw = net.Estimator(case["lr"])
             clear, p = net.Restorer.head2.deconvolve(
