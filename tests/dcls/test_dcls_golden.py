@@ -2,7 +2,8 @@
 
 Tolerances (FACTS.md §5): kernel 1e-6; SR and pre-clamp SR 1e-5 (1e-3 for the
 ill-conditioned setting-1 "bird" case); the deconvolved features 1e-4 (1e-2 for that
-case); setting-2 "bird" three times its float32-vs-float64 sensitivity (see ROUNDING). The golden weights go through the strict loader from an upstream-format file.
+case); setting-2 "bird" three times its float32-vs-float64 sensitivity (see ROUNDING).
+The golden weights go through the strict loader from an upstream-format file.
 """
 
 from __future__ import annotations
