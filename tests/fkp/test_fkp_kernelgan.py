@@ -33,6 +33,13 @@ def _lr() -> torch.Tensor:
     return torch.from_numpy(im.transpose(2, 0, 1)).float()[None]
 
 
+def _computed(key: str) -> bool:
+    """State computed from the seeded draws by float arithmetic whose rounding depends on
+    the CPU's kernels (exact on some CPUs, within 1e-6 on AVX-512/AMX ones): BatchNorm
+    running statistics (a forward pass) and spectral norm's normalised ``u``/``v``."""
+    return "running_" in key or key.endswith(("_u", "_v"))
+
+
 def test_kernelgan_fkp_seeded_setup_reproduces_upstream() -> None:
     """Seed 1: latent, D init, crop centres, DataLoader shuffling and penalty draws."""
     g = _golden("kernelganfkp")
@@ -41,7 +48,10 @@ def test_kernelgan_fkp_seeded_setup_reproduces_upstream() -> None:
     state = run.D.state_dict()
     assert list(state) == list(g["init"]["D"])
     for key, value in g["init"]["D"].items():
-        assert torch.equal(state[key], value), key
+        if _computed(key):
+            assert torch.allclose(state[key], value, rtol=0, atol=1e-6), key
+        else:
+            assert torch.equal(state[key], value), key
     order = run.order()
     idx = [next(order) for _ in range(128)]
     assert idx == g["sample_idx"][:128].tolist()
@@ -75,7 +85,7 @@ def test_kernelgan_seeded_setup_and_first_iterations_follow_upstream() -> None:
     for name in ("G", "D"):
         state = getattr(seeded, name).state_dict()
         for key, value in g["init"][name].items():
-            if "running_" in key:  # set by a forward pass: float sums, their order varies
+            if _computed(key):
                 assert torch.allclose(state[key], value, rtol=0, atol=1e-6), (name, key)
             else:  # drawn from the seeded generator: exact
                 assert torch.equal(state[key], value), (name, key)

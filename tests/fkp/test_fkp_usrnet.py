@@ -62,7 +62,11 @@ def test_usrnet_restore_applies_upstream_flip_and_noise(name: str) -> None:
     noise = torch.tensor([float(case["noise_level_255"])]) if case["noise_level_255"] else None
     with torch.no_grad():
         sr = model.restore(case["lr"], est, noise)
-    assert float((sr - case["sr"].clamp(0, 1)).abs().max()) <= 1e-4
+    diff = (sr - case["sr"].clamp(0, 1)).abs()
+    if noise is not None:  # FACTS.md §8: noise 10 max 1e-4; noise 0 max 2e-2, mean 1e-4
+        assert float(diff.max()) <= 1e-4
+    else:
+        assert float(diff.max()) <= 2e-2 and float(diff.mean()) <= 1e-4
 
 
 def test_usrnet_weights_tensor_identical_to_release() -> None:
