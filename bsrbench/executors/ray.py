@@ -271,7 +271,9 @@ class RayExecutor:
                           logging_level=logging.WARNING, configure_logging=False)
         except ConnectionError as exc:
             raise InputError(f"cannot reach the Ray cluster at {self.address} ({exc}): start "
-                             "it with `ray start --head`, or check --ray-address") from None
+                             "it with `ray start --head`, or check --ray-address; a cluster "
+                             "with token authentication (`ray start` of Ray 2.59 and later) "
+                             "also needs RAY_AUTH_MODE=token in this shell") from None
         return True
 
     def run(self, tasks: Iterable[RunConfig], registry: Registry, out: Path) -> int:
