@@ -11,7 +11,7 @@ import sys
 
 from bsrbench.errors import InputError
 
-__all__ = ["DEVICES", "cpu_allocator", "exact_math", "keep_freed_memory", "pick_device"]
+__all__ = ["DEVICES", "exact_math", "keep_freed_memory", "pick_device"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -87,9 +87,4 @@ def keep_freed_memory() -> str:
             return _allocator
         if mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1:
             _allocator = "glibc, freed memory kept (no mmap, no trim)"
-    return _allocator
-
-
-def cpu_allocator() -> str | None:
-    """What :func:`keep_freed_memory` did in this process (None: not called)."""
     return _allocator

@@ -283,7 +283,8 @@ def _selected(ts: TestSet, images: tuple[str, ...] | None) -> list[str]:
                          f"{', '.join(ts.names[:8])}{', ...' if len(ts.names) > 8 else ''}")
     if not images:
         raise InputError("the image selection is empty: name at least one image")
-    return [n for n in ts.names if n in set(images)]
+    chosen = set(images)
+    return [n for n in ts.names if n in chosen]
 
 
 def run(cfg: RunConfig, registry: Registry) -> RunSummary:

@@ -228,30 +228,36 @@ def _first(value: int | Sequence[int]) -> int:
     return value if isinstance(value, int) else int(value[0])
 
 
+def _parts(runnable: Any) -> list[Any]:
+    """The objects of a built method: the method itself, or a composition's model and
+    estimator."""
+    return [p for p in (runnable, getattr(runnable, "model", None),
+                        getattr(runnable, "estimator", None)) if p is not None]
+
+
+def _tileable(part: Any) -> bool:
+    return isinstance(getattr(part, "receptive_field", None), int)
+
+
 def tileable_parts(runnable: Any) -> list[Any]:
     """The objects of a built method that declare ``receptive_field``: the method itself,
     or a composition's model and estimator."""
-    candidates = [runnable, getattr(runnable, "model", None), getattr(runnable, "estimator",
-                                                                      None)]
-    return [p for p in candidates
-            if p is not None and isinstance(getattr(p, "receptive_field", None), int)]
+    return [p for p in _parts(runnable) if _tileable(p)]
 
 
 def untiled_note(runnable: Any, label: str) -> str | None:
     """What ``--tile`` cannot do for ``runnable``: each part that runs on whole images says
     why (its ``whole_image`` attribute), or the method declares no receptive field at all;
     None when every part is tiled."""
-    parts = [p for p in (runnable, getattr(runnable, "model", None),
-                         getattr(runnable, "estimator", None)) if p is not None]
+    parts = _parts(runnable)
     reasons = [p.whole_image for p in parts
-               if isinstance(getattr(p, "whole_image", None), str)
-               and not isinstance(getattr(p, "receptive_field", None), int)]
+               if isinstance(getattr(p, "whole_image", None), str) and not _tileable(p)]
+    any_tiled = any(_tileable(p) for p in parts)
     if reasons:
         why = "; ".join(dict.fromkeys(reasons))
-        scope = "has no effect on it" if not tileable_parts(runnable) else \
-            "applies to its other parts only"
+        scope = "applies to its other parts only" if any_tiled else "has no effect on it"
         return f"--tile {scope}: {label} needs whole images ({why})"
-    if not tileable_parts(runnable):
+    if not any_tiled:
         return f"{label} declares no receptive field: --tile has no effect on it"
     return None
 

@@ -180,10 +180,10 @@ def shard_tasks(tasks: Sequence[RunConfig], shard_images: int | None,
                 names[path] = list(ts.names)
         every = names[path]
         if task.images is not None:
-            if not set(task.images) <= set(every):
+            chosen = set(task.images)
+            if not chosen <= set(every):
                 shards.append(task)
                 continue
-            chosen = set(task.images)
             every = [n for n in every if n in chosen]
         count = shard_count(len(every), shard_images, slots, len(tasks))
         if count == 1:
